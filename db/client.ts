@@ -1,0 +1,148 @@
+/**
+ * The one factory that turns configuration into a database handle.
+ *
+ * - no DATABASE_URL: embedded PGlite (a directory for dev, memory for tests);
+ * - a URL on a Neon host: @neondatabase/serverless Pool over WebSocket;
+ * - any other Postgres URL: node-postgres;
+ * - DATABASE_DRIVER overrides the choice (pglite | pg | neon);
+ * - DATABASE_REPLICA_URL: Drizzle withReplicas, so plain selects read the replica while
+ *   writes, transactions and raw `execute` go to the primary, and `db.$primary` serves
+ *   reads that must see a write just made.
+ */
+import { PGlite } from '@electric-sql/pglite';
+import { Pool as NeonPool, neonConfig } from '@neondatabase/serverless';
+import { drizzle as drizzleNeon } from 'drizzle-orm/neon-serverless';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import type { SQL } from 'drizzle-orm';
+import { withReplicas, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import pg from 'pg';
+import ws from 'ws';
+import * as schema from './schema.js';
+
+export type Schema = typeof schema;
+/** A database handle, whatever the driver underneath. */
+export type Database = PgDatabase<PgQueryResultHKT, Schema>;
+/** The handle every module receives: reads may go to a replica; `$primary` never does. */
+export type Db = Database & { $primary: Database; $replicas: Database[] };
+
+export type DriverName = 'pglite' | 'pg' | 'neon';
+
+export interface DbConfig {
+  /** Primary URL; absent means embedded PGlite. */
+  url?: string | undefined;
+  replicaUrl?: string | undefined;
+  driver?: DriverName | undefined;
+  /** PGlite data directory; absent means in memory. */
+  pgliteDir?: string | undefined;
+  /** Largest number of connections per pool (pg and neon). */
+  poolMax?: number | undefined;
+  /**
+   * For the Neon driver against a plain Postgres: the address of a WebSocket-to-TCP proxy
+   * (`host:port/path`), reached without TLS. Unset in the cloud, where Neon terminates it.
+   */
+  neonWsProxy?: string | undefined;
+}
+
+export interface DbHandle {
+  db: Db;
+  driver: DriverName;
+  hasReplica: boolean;
+  close(): Promise<void>;
+}
+
+export function dbConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DbConfig {
+  const driver = env.DATABASE_DRIVER;
+  if (driver !== undefined && driver !== '' && !isDriverName(driver)) {
+    throw new Error(`DATABASE_DRIVER must be one of pglite, pg, neon (got '${driver}')`);
+  }
+  return {
+    url: env.DATABASE_URL || undefined,
+    replicaUrl: env.DATABASE_REPLICA_URL || undefined,
+    driver: driver ? driver : undefined,
+    pgliteDir: env.PGLITE_DIR || undefined,
+    poolMax: env.DATABASE_POOL_MAX ? Number(env.DATABASE_POOL_MAX) : undefined,
+    neonWsProxy: env.DATABASE_NEON_WS_PROXY || undefined,
+  };
+}
+
+const isDriverName = (s: string): s is DriverName => s === 'pglite' || s === 'pg' || s === 'neon';
+
+/** Which driver a configuration selects. */
+export function chooseDriver(config: DbConfig): DriverName {
+  if (config.driver) return config.driver;
+  if (!config.url) return 'pglite';
+  const host = new URL(config.url).hostname;
+  return /(^|\.)neon\.(tech|build)$/.test(host) ? 'neon' : 'pg';
+}
+
+interface Opened {
+  db: Database;
+  close(): Promise<void>;
+}
+
+function openOne(driver: DriverName, url: string | undefined, config: DbConfig): Opened {
+  switch (driver) {
+    case 'pglite': {
+      const client = new PGlite(config.pgliteDir);
+      return { db: drizzlePglite({ client, schema }) as unknown as Database, close: () => client.close() };
+    }
+    case 'pg': {
+      if (!url) throw new Error('DATABASE_URL is required for the pg driver');
+      const pool = new pg.Pool({ connectionString: url, max: config.poolMax ?? 10 });
+      // An idle client that loses its server emits 'error'; without a listener that
+      // would end the process. The next query gets a fresh connection.
+      pool.on('error', () => {});
+      return { db: drizzlePg({ client: pool, schema }) as unknown as Database, close: () => pool.end() };
+    }
+    case 'neon': {
+      if (!url) throw new Error('DATABASE_URL is required for the neon driver');
+      configureNeon(config.neonWsProxy);
+      const pool = new NeonPool({ connectionString: url, max: config.poolMax ?? 10 });
+      pool.on('error', () => {});
+      return { db: drizzleNeon({ client: pool, schema }) as unknown as Database, close: () => pool.end() };
+    }
+  }
+}
+
+function configureNeon(wsProxy: string | undefined): void {
+  // Node 20 has no global WebSocket.
+  neonConfig.webSocketConstructor = ws;
+  if (wsProxy) {
+    neonConfig.wsProxy = (host, port) => `${wsProxy}?address=${host}:${port}`;
+    neonConfig.useSecureWebSocket = false;
+    neonConfig.pipelineConnect = false;
+    neonConfig.pipelineTLS = false;
+  }
+}
+
+export function createDb(config: DbConfig = dbConfigFromEnv()): DbHandle {
+  const driver = chooseDriver(config);
+  const primary = openOne(driver, config.url, config);
+  if (!config.replicaUrl) {
+    // withReplicas over the primary alone keeps one handle shape (with $primary) for
+    // every configuration.
+    const db = withReplicas(primary.db, [primary.db]) as Db;
+    return { db, driver, hasReplica: false, close: primary.close };
+  }
+  const replicaDriver = driver === 'pglite' ? 'pg' : driver;
+  const replica = openOne(replicaDriver, config.replicaUrl, config);
+  const db = withReplicas(primary.db, [replica.db]) as Db;
+  return {
+    db,
+    driver,
+    hasReplica: true,
+    close: async () => {
+      await Promise.allSettled([primary.close(), replica.close()]);
+    },
+  };
+}
+
+/**
+ * Rows of a raw SQL statement. Every driver answers `execute` with `{ rows }`, but the
+ * shared handle type cannot know which driver's result type it is.
+ */
+export async function queryRows<T>(db: Pick<Database, 'execute'>, query: SQL): Promise<T[]> {
+  const result = (await db.execute(query)) as unknown as { rows: T[] };
+  return result.rows;
+}
