@@ -1,0 +1,52 @@
+/** API keys, kept as SHA-256 digests: the clear key never reaches the database. */
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import type { Database } from '../client.js';
+import { withDbErrors } from '../errors.js';
+import { apiKeys, type ApiKey, type ApiKeyScope } from '../schema.js';
+
+export interface NewApiKey {
+  name: string;
+  prefix: string;
+  keyHash: string;
+  scope: ApiKeyScope;
+}
+
+export async function insertApiKey(tx: Database, key: NewApiKey): Promise<ApiKey> {
+  return withDbErrors(async () => {
+    const [row] = await tx.insert(apiKeys).values(key).returning();
+    return row!;
+  });
+}
+
+/** The key with this digest, unless it has been revoked. */
+export async function findApiKeyByHash(db: Database, keyHash: string): Promise<ApiKey | null> {
+  const [row] = await db
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)))
+    .limit(1);
+  return row ?? null;
+}
+
+/** Every key, revoked ones included, oldest first. */
+export async function listApiKeys(db: Database): Promise<ApiKey[]> {
+  return db.select().from(apiKeys).orderBy(asc(apiKeys.id));
+}
+
+/** Revokes a key; revoking it again keeps the first revocation time. Null when there is no such key. */
+export async function revokeApiKey(tx: Database, id: number): Promise<ApiKey | null> {
+  const [row] = await tx
+    .update(apiKeys)
+    .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
+    .where(eq(apiKeys.id, id))
+    .returning();
+  return row ?? null;
+}
+
+/** Records a use of a key; an older time never overwrites a newer one. */
+export async function touchApiKey(db: Database, id: number, at: Date): Promise<void> {
+  await db
+    .update(apiKeys)
+    .set({ lastUsedAt: sql`greatest(${apiKeys.lastUsedAt}, ${at.toISOString()}::timestamptz)` })
+    .where(eq(apiKeys.id, id));
+}
