@@ -1,0 +1,1019 @@
+/**
+ * The app spec: reading a YAML or JSON document, validating every field with a message that
+ * names the field and what is allowed there, applying defaults, and turning the result into
+ * what the other parts store and run (a container template, a scaling policy row, a health
+ * check row). Pure: no I/O.
+ *
+ * Two forms exist. The *document* is what the user wrote, kept verbatim so that
+ * `GET /apps/{name}/spec` returns it unchanged. `AppSpec` is the normalized form: every
+ * default applied, quantities in millicores and bytes, the health check port resolved.
+ */
+import YAML from 'yaml';
+import { z } from 'zod';
+import { invalidSpec, validationError, type FieldIssue } from './errors.js';
+import { parseCpu, parseMemory, type QuantityResult } from './quantity.js';
+
+// ---------------------------------------------------------------------------
+// Types
+// ---------------------------------------------------------------------------
+
+export const APP_TYPES = ['http', 'tcp'] as const;
+export const PORT_PROTOCOLS = ['HTTP', 'TCP'] as const;
+export const HEALTH_CHECK_PROTOCOLS = ['HTTP', 'TCP'] as const;
+export const HEALTH_CHECK_METHODS = ['GET', 'POST', 'PUT', 'HEAD'] as const;
+export const SCALING_MODES = ['auto', 'manual'] as const;
+
+export type AppType = (typeof APP_TYPES)[number];
+export type PortProtocol = (typeof PORT_PROTOCOLS)[number];
+export type HealthCheckProtocol = (typeof HEALTH_CHECK_PROTOCOLS)[number];
+export type HealthCheckMethod = (typeof HEALTH_CHECK_METHODS)[number];
+export type ScalingMode = (typeof SCALING_MODES)[number];
+
+export interface PortSpec {
+  containerPort: number;
+  protocol: PortProtocol;
+  name?: string | undefined;
+}
+
+export type EnvVar = { name: string; value: string } | { name: string; valueFrom: { secret: string } };
+
+/** The scaling section with every default applied; field names as the spec spells them. */
+export interface ScalingSpec {
+  mode: ScalingMode;
+  minReplicas: number;
+  maxReplicas: number;
+  targetRPSPerReplica: number;
+  maxP95LatencyMs: number;
+  maxCPUPercent: number;
+  maxMemoryPercent: number;
+  maxConnectionsPerReplica: number;
+  scaleOutThresholdPct: number;
+  scaleInThresholdPct: number;
+  windowSeconds: number;
+  cooldownSeconds: number;
+  maxScaleOutStep: number;
+  maxScaleInStep: number;
+  stabilizationWindowSeconds: number;
+  cpuWeight: number;
+  memoryWeight: number;
+  rpsWeight: number;
+  latencyWeight: number;
+  connectionWeight: number;
+}
+
+interface HealthCheckTimings {
+  enabled: boolean;
+  /** A container port of the app, resolved from a number or a port name. */
+  port: number;
+  initialDelaySeconds: number;
+  periodSeconds: number;
+  timeoutSeconds: number;
+  failureThreshold: number;
+  successThreshold: number;
+}
+
+export interface HttpHealthCheckSpec extends HealthCheckTimings {
+  protocol: 'HTTP';
+  path: string;
+  method: HealthCheckMethod;
+  headers: Record<string, string>;
+  body: string | null;
+  expectedStatusCodes: number[];
+}
+
+export interface TcpHealthCheckSpec extends HealthCheckTimings {
+  protocol: 'TCP';
+}
+
+export type HealthCheckSpec = HttpHealthCheckSpec | TcpHealthCheckSpec;
+
+/** The normalized app spec: every default applied. */
+export interface AppSpec {
+  apiVersion: 'v1';
+  kind: 'App';
+  metadata: { name: string; labels: Record<string, string> };
+  spec: {
+    type: AppType;
+    image: string;
+    /** The first port serves the app's traffic. */
+    ports: PortSpec[];
+    resources: { cpuMillis: number; memoryBytes: number };
+    command?: string[] | undefined;
+    args?: string[] | undefined;
+    workingDir?: string | undefined;
+    env: EnvVar[];
+  };
+  scaling: ScalingSpec;
+  healthCheck: HealthCheckSpec;
+  termination: { drainSeconds: number; stopGraceSeconds: number };
+}
+
+/** The scaling_policies columns (Drizzle names) that a spec or a policy update sets. */
+export interface PolicyRow {
+  minReplicas: number;
+  maxReplicas: number;
+  targetRpsPerReplica: number;
+  maxP95LatencyMs: number;
+  maxCpuPercent: number;
+  maxMemoryPercent: number;
+  maxConnectionsPerReplica: number;
+  scaleOutThresholdPct: number;
+  scaleInThresholdPct: number;
+  cooldownSeconds: number;
+  evaluationWindowSeconds: number;
+  maxScaleOutStep: number;
+  maxScaleInStep: number;
+  stabilizationWindowSeconds: number;
+  cpuWeight: number;
+  memoryWeight: number;
+  rpsWeight: number;
+  latencyWeight: number;
+  connectionWeight: number;
+}
+
+/** The health_checks columns (Drizzle names) but app_name, id and timestamps. */
+export interface HealthCheckRow {
+  protocol: HealthCheckProtocol;
+  path: string | null;
+  port: number;
+  method: HealthCheckMethod | null;
+  headers: Record<string, string> | null;
+  body: string | null;
+  expectedStatusCodes: number[] | null;
+  initialDelaySeconds: number;
+  periodSeconds: number;
+  timeoutSeconds: number;
+  failureThreshold: number;
+  successThreshold: number;
+  enabled: boolean;
+}
+
+// ---------------------------------------------------------------------------
+// Defaults and limits
+// ---------------------------------------------------------------------------
+
+interface PolicyField {
+  column: keyof PolicyRow;
+  specKey: Exclude<keyof ScalingSpec, 'mode'>;
+  apiKey: string;
+  /** The scaling_policies column default. */
+  default: number;
+  integer: boolean;
+  min: number;
+  max: number;
+}
+
+/**
+ * One row per policy field: its column, its name in the spec and in the API, the table's
+ * default, and its bounds (the table's CHECKs plus upper bounds that stop absurd values).
+ */
+export const POLICY_FIELDS: readonly PolicyField[] = [
+  { column: 'minReplicas', specKey: 'minReplicas', apiKey: 'min_replicas', default: 1, integer: true, min: 0, max: 1000 },
+  { column: 'maxReplicas', specKey: 'maxReplicas', apiKey: 'max_replicas', default: 5, integer: true, min: 1, max: 1000 },
+  { column: 'targetRpsPerReplica', specKey: 'targetRPSPerReplica', apiKey: 'target_rps_per_replica', default: 50, integer: true, min: 1, max: 1_000_000 },
+  { column: 'maxP95LatencyMs', specKey: 'maxP95LatencyMs', apiKey: 'max_p95_latency_ms', default: 250, integer: true, min: 1, max: 600_000 },
+  { column: 'maxCpuPercent', specKey: 'maxCPUPercent', apiKey: 'max_cpu_percent', default: 70, integer: false, min: 1, max: 100 },
+  { column: 'maxMemoryPercent', specKey: 'maxMemoryPercent', apiKey: 'max_memory_percent', default: 75, integer: false, min: 1, max: 100 },
+  { column: 'maxConnectionsPerReplica', specKey: 'maxConnectionsPerReplica', apiKey: 'max_connections_per_replica', default: 100, integer: true, min: 1, max: 1_000_000 },
+  { column: 'scaleOutThresholdPct', specKey: 'scaleOutThresholdPct', apiKey: 'scale_out_threshold_pct', default: 80, integer: true, min: 1, max: 100 },
+  { column: 'scaleInThresholdPct', specKey: 'scaleInThresholdPct', apiKey: 'scale_in_threshold_pct', default: 30, integer: true, min: 1, max: 100 },
+  { column: 'cooldownSeconds', specKey: 'cooldownSeconds', apiKey: 'cooldown_seconds', default: 180, integer: true, min: 0, max: 86_400 },
+  // Shorter than 10 s, a window rarely holds a metric sample and the scaler would see nothing.
+  { column: 'evaluationWindowSeconds', specKey: 'windowSeconds', apiKey: 'evaluation_window_seconds', default: 60, integer: true, min: 10, max: 3600 },
+  { column: 'maxScaleOutStep', specKey: 'maxScaleOutStep', apiKey: 'max_scale_out_step', default: 0, integer: true, min: 0, max: 1000 },
+  { column: 'maxScaleInStep', specKey: 'maxScaleInStep', apiKey: 'max_scale_in_step', default: 1, integer: true, min: 1, max: 1000 },
+  { column: 'stabilizationWindowSeconds', specKey: 'stabilizationWindowSeconds', apiKey: 'stabilization_window_seconds', default: 300, integer: true, min: 0, max: 3600 },
+  { column: 'cpuWeight', specKey: 'cpuWeight', apiKey: 'cpu_weight', default: 1, integer: false, min: 0, max: 100 },
+  { column: 'memoryWeight', specKey: 'memoryWeight', apiKey: 'memory_weight', default: 1, integer: false, min: 0, max: 100 },
+  { column: 'rpsWeight', specKey: 'rpsWeight', apiKey: 'rps_weight', default: 1, integer: false, min: 0, max: 100 },
+  { column: 'latencyWeight', specKey: 'latencyWeight', apiKey: 'latency_weight', default: 1.5, integer: false, min: 0, max: 100 },
+  { column: 'connectionWeight', specKey: 'connectionWeight', apiKey: 'connection_weight', default: 0.8, integer: false, min: 0, max: 100 },
+];
+
+export const SCALING_DEFAULTS: ScalingSpec = {
+  mode: 'auto',
+  ...(Object.fromEntries(POLICY_FIELDS.map((f) => [f.specKey, f.default])) as Omit<ScalingSpec, 'mode'>),
+};
+
+/** The health_checks table defaults. */
+export const HEALTH_CHECK_DEFAULTS = {
+  path: '/',
+  method: 'GET' as HealthCheckMethod,
+  expectedStatusCodes: [200],
+  initialDelaySeconds: 30,
+  periodSeconds: 30,
+  timeoutSeconds: 5,
+  failureThreshold: 3,
+  successThreshold: 1,
+  enabled: true,
+};
+
+/** The smallest Fargate size (0.25 vCPU, 512 MiB), so a spec without resources runs everywhere. */
+export const RESOURCE_DEFAULTS = { cpuMillis: 250, memoryBytes: 512 * 1024 * 1024 };
+
+export const TERMINATION_DEFAULTS = { drainSeconds: 10, stopGraceSeconds: 30 };
+
+// ---------------------------------------------------------------------------
+// Messages
+// ---------------------------------------------------------------------------
+
+type ErrorFn = (issue: { input?: unknown }) => string;
+
+function describe(input: unknown): string {
+  if (input === null) return 'null';
+  if (Array.isArray(input)) return 'a list';
+  if (typeof input === 'object') return 'a mapping';
+  if (typeof input === 'string') return JSON.stringify(input.length > 60 ? `${input.slice(0, 57)}...` : input);
+  return String(input);
+}
+
+/** An error function for a rule: "required; <rule>" when absent, "<rule>; got <value>" otherwise. */
+const rule =
+  (what: string): ErrorFn =>
+  (issue) =>
+    issue.input === undefined ? `required; ${what}` : `${what}; got ${describe(issue.input)}`;
+
+/** Like `rule`, plus the most common YAML slip for numbers: quoting them. */
+const numberRule =
+  (what: string): ErrorFn =>
+  (issue) => {
+    const message = rule(what)(issue);
+    return typeof issue.input === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(issue.input)
+      ? `${message} (a string; write the number without quotes)`
+      : message;
+  };
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+function suggest(key: string, allowed: readonly string[]): string {
+  const lower = key.toLowerCase();
+  const match =
+    allowed.find((a) => a.toLowerCase() === lower) ??
+    allowed.find((a) => key.length > 3 && editDistance(a.toLowerCase(), lower) <= 2);
+  return match ? ` (did you mean "${match}"?)` : '';
+}
+
+function unknownFields(keys: readonly string[], allowed: readonly string[]): string {
+  const list = allowed.join(', ');
+  if (keys.length === 1) return `unknown field "${keys[0]}"${suggest(keys[0]!, allowed)}; allowed fields: ${list}`;
+  return `unknown fields ${keys.map((k) => `"${k}"${suggest(k, allowed)}`).join(', ')}; allowed fields: ${list}`;
+}
+
+// ---------------------------------------------------------------------------
+// Field schemas
+// ---------------------------------------------------------------------------
+
+function strict<S extends z.ZodRawShape>(shape: S) {
+  const allowed = Object.keys(shape);
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? unknownFields(issue.keys, allowed)
+        : rule(`must be a mapping with the fields ${allowed.join(', ')}`)(issue),
+  });
+}
+
+function int(min: number, max: number) {
+  const error = numberRule(`must be a whole number from ${min} to ${max}`);
+  return z.int({ error }).min(min, { error }).max(max, { error });
+}
+
+function decimal(min: number, max: number) {
+  const error = numberRule(`must be a number from ${min} to ${max}`);
+  return z.number({ error }).min(min, { error }).max(max, { error });
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, {
+    error: (issue) => {
+      const options = values.map((v) => JSON.stringify(v)).join(' or ');
+      const near =
+        typeof issue.input === 'string' ? values.find((v) => v.toLowerCase() === (issue.input as string).toLowerCase()) : undefined;
+      return rule(`must be ${options}`)(issue) + (near ? ` (did you mean "${near}"?)` : '');
+    },
+  });
+}
+
+const bool = z.boolean({ error: rule('must be true or false') });
+
+const NO_NUL = /^[^\0]*$/;
+
+function text(what: string, max: number) {
+  const error = rule(what);
+  return z
+    .string({ error })
+    .max(max, { error: rule(`${what} (at most ${max} characters)`), abort: true })
+    .regex(NO_NUL, { error: rule(`${what} (no NUL characters)`) });
+}
+
+function stringList(what: string, maxItems: number) {
+  return z
+    .array(text(`${what} entries must be strings`, 4096), { error: rule(`must be a list of strings`) })
+    .min(1, { error: rule(`must not be empty; leave ${what} out to use the image's default`) })
+    .max(maxItems, { error: rule(`at most ${maxItems} entries`) });
+}
+
+const DNS_LABEL = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const NAME_RULE =
+  "must be a DNS label: 1-63 characters of lowercase letters, digits and '-', starting with a letter and ending with a letter or digit";
+
+function nameSuggestion(input: unknown): string {
+  if (typeof input !== 'string') return '';
+  const fixed = input
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^[^a-z]+/, '')
+    .slice(0, 63)
+    .replace(/-+$/, '');
+  return fixed && fixed !== input && DNS_LABEL.test(fixed) ? ` (did you mean "${fixed}"?)` : '';
+}
+
+const appName = z
+  .string({ error: rule(NAME_RULE) })
+  .regex(DNS_LABEL, { error: (issue) => `${describe(issue.input)} ${NAME_RULE.replace('must be', 'is not')}${nameSuggestion(issue.input)}` });
+
+/** Label keys as Kubernetes has them ([prefix/]name); they also fit AWS tag rules for ECS. */
+const LABEL_KEY = /^(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+/** AWS tag values allow these characters; Docker allows anything, so the stricter rule wins. */
+const LABEL_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+const MAX_LABELS = 40;
+
+const labels = z
+  .record(z.string(), text('label values must be strings (quote numbers and booleans)', 256).regex(LABEL_VALUE, {
+    error: rule('label values may hold letters, digits, spaces and _ . : / = + - @'),
+  }), { error: rule('must be a mapping of label names to string values') })
+  .superRefine((value, ctx) => {
+    const keys = Object.keys(value);
+    if (keys.length > MAX_LABELS) ctx.addIssue({ code: 'custom', message: `at most ${MAX_LABELS} labels; got ${keys.length}`, input: value });
+    for (const key of keys) {
+      if (!LABEL_KEY.test(key) || key.length > 317) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          input: key,
+          message:
+            "is not a label name: use [prefix/]name, where name is 1-63 letters, digits, '-', '_' or '.' starting and ending with a letter or digit, and prefix is a lowercase DNS name",
+        });
+      } else if (/^orchestry[./]/i.test(key)) {
+        ctx.addIssue({ code: 'custom', path: [key], input: key, message: 'the orchestry. and orchestry/ prefixes are reserved for labels Orchestry sets itself' });
+      }
+    }
+  });
+
+const IMAGE_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const IMAGE_REFERENCE = new RegExp(
+  `^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*(?::[0-9]+)?/)?${IMAGE_COMPONENT}(?:/${IMAGE_COMPONENT})*` +
+    '(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$',
+);
+const IMAGE_RULE =
+  'must be an image reference such as nginx:1.27, registry.example.com/team/app:2.1.0 or app@sha256:<digest> (repository names are lowercase)';
+
+const image = z
+  .string({ error: rule(IMAGE_RULE) })
+  .min(1, { error: rule(IMAGE_RULE), abort: true })
+  .max(512, { error: rule('must be an image reference of at most 512 characters'), abort: true })
+  .regex(IMAGE_REFERENCE, { error: rule(IMAGE_RULE) });
+
+const PORT_NAME = /^[a-z]([a-z0-9-]{0,13}[a-z0-9])?$/;
+const portName = z
+  .string({ error: rule('must be a port name') })
+  .regex(PORT_NAME, { error: rule("must be a port name: 1-15 lowercase letters, digits and '-', starting with a letter") });
+
+const port = strict({
+  containerPort: int(1, 65535),
+  protocol: oneOf(PORT_PROTOCOLS).optional(),
+  name: portName.optional(),
+});
+
+/** A CPU or memory quantity; the parser's message says what went wrong and which forms work. */
+const quantity = (parse: (input: unknown) => QuantityResult) =>
+  z.custom<string | number>((value) => parse(value).ok, {
+    error: (issue) => (issue.input === undefined ? 'required' : (parse(issue.input) as { message: string }).message),
+  });
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SECRET_REF = /^[A-Za-z0-9/_.+=@:-]+$/;
+
+const envVar = strict({
+  name: z
+    .string({ error: rule('must be an environment variable name') })
+    .max(255, { error: rule('must be at most 255 characters'), abort: true })
+    .regex(ENV_NAME, {
+      error: rule('must be an environment variable name: letters, digits and _, not starting with a digit'),
+    }),
+  value: text('must be a string (quote numbers and booleans, e.g. "8080", "true")', 32_768).optional(),
+  valueFrom: strict({
+    secret: z
+      .string({ error: rule('must be a secret reference') })
+      .min(1, { error: rule('must be a secret reference such as user-api/db'), abort: true })
+      .max(2048, { error: rule('must be at most 2048 characters'), abort: true })
+      .regex(SECRET_REF, { error: rule("must be a secret reference such as user-api/db (letters, digits and / _ . + = @ : -)") }),
+  }).optional(),
+}).superRefine((value, ctx) => {
+  if ((value.value === undefined) === (value.valueFrom === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      input: value,
+      message:
+        value.value === undefined
+          ? `${value.name} needs exactly one of value or valueFrom`
+          : `${value.name} has both value and valueFrom; keep exactly one`,
+    });
+  }
+});
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const headers = z
+  .record(z.string(), text('header values must be strings', 4096).regex(/^[^\r\n]*$/, { error: rule('header values must be one line') }), {
+    error: rule('must be a mapping of header names to string values'),
+  })
+  .superRefine((value, ctx) => {
+    const keys = Object.keys(value);
+    if (keys.length > 20) ctx.addIssue({ code: 'custom', message: `at most 20 headers; got ${keys.length}`, input: value });
+    for (const key of keys) {
+      if (!HEADER_NAME.test(key)) ctx.addIssue({ code: 'custom', path: [key], input: key, message: 'is not an HTTP header name' });
+    }
+  });
+
+const scalingShape = {
+  mode: oneOf(SCALING_MODES).optional(),
+  ...Object.fromEntries(
+    POLICY_FIELDS.map((f) => [f.specKey, (f.integer ? int(f.min, f.max) : decimal(f.min, f.max)).optional()]),
+  ),
+} as { mode: z.ZodOptional<ReturnType<typeof oneOf<typeof SCALING_MODES>>> } & Record<
+  PolicyField['specKey'],
+  z.ZodOptional<z.ZodNumber>
+>;
+
+const documentSchema = strict({
+  apiVersion: z.literal('v1', { error: rule('must be "v1"') }),
+  kind: z.literal('App', { error: rule('must be "App"') }),
+  metadata: strict({
+    name: appName,
+    labels: labels.optional(),
+  }),
+  spec: strict({
+    type: oneOf(APP_TYPES).optional(),
+    image,
+    ports: z
+      .array(port, { error: rule('must be a list of ports such as [{containerPort: 8080}]') })
+      .min(1, { error: rule('must declare at least one port, such as [{containerPort: 8080}]') })
+      .max(10, { error: rule('at most 10 ports') }),
+    resources: strict({
+      cpu: quantity(parseCpu).optional(),
+      memory: quantity(parseMemory).optional(),
+    }).optional(),
+    command: stringList('command', 256).optional(),
+    args: stringList('args', 256).optional(),
+    workingDir: text('must be an absolute path', 1024)
+      .regex(/^\//, { error: rule('must be an absolute path (starting with /)') })
+      .optional(),
+    env: z
+      .array(envVar, { error: rule('must be a list of {name, value} or {name, valueFrom: {secret}}') })
+      .max(500, { error: rule('at most 500 variables') })
+      .optional(),
+  }),
+  scaling: strict(scalingShape).optional(),
+  healthCheck: strict({
+    enabled: bool.optional(),
+    protocol: oneOf(HEALTH_CHECK_PROTOCOLS).optional(),
+    path: text('must be a URL path starting with /', 500)
+      .regex(/^\/[^\s\x00-\x1f\x7f]*$/, { error: rule('must be a URL path starting with / and without spaces') })
+      .optional(),
+    port: z
+      .custom<number | string>(
+        (value) =>
+          typeof value === 'number' ? Number.isInteger(value) && value >= 1 && value <= 65535 : typeof value === 'string' && PORT_NAME.test(value),
+        { error: numberRule('must be one of the spec.ports: a containerPort (1-65535) or a port name') },
+      )
+      .optional(),
+    method: oneOf(HEALTH_CHECK_METHODS).optional(),
+    headers: headers.optional(),
+    body: text('must be a string', 65_536).optional(),
+    expectedStatusCodes: z
+      .array(int(100, 599), { error: rule('must be a list of HTTP status codes, such as [200, 204]') })
+      .min(1, { error: rule('must list at least one status code') })
+      .max(50, { error: rule('at most 50 status codes') })
+      .optional(),
+    initialDelaySeconds: int(0, 3600).optional(),
+    periodSeconds: int(1, 3600).optional(),
+    timeoutSeconds: int(1, 3600).optional(),
+    failureThreshold: int(1, 100).optional(),
+    successThreshold: int(1, 100).optional(),
+  }).optional(),
+  termination: strict({
+    drainSeconds: int(0, 3600).optional(),
+    // Fargate's stopTimeout allows at most 120 s.
+    stopGraceSeconds: int(0, 120).optional(),
+  }).optional(),
+});
+
+/** The app spec document as a user writes it. */
+export type SpecDocument = z.input<typeof documentSchema>;
+type ValidDocument = z.output<typeof documentSchema>;
+
+// ---------------------------------------------------------------------------
+// Reading text
+// ---------------------------------------------------------------------------
+
+const ROOT = '(document)';
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else if (typeof segment === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(segment)) out += out ? `.${segment}` : segment;
+    else out += `[${JSON.stringify(String(segment))}]`;
+  }
+  return out || ROOT;
+}
+
+function toFieldIssues(issues: readonly z.core.$ZodIssue[]): FieldIssue[] {
+  const seen = new Set<string>();
+  const out: FieldIssue[] = [];
+  for (const issue of issues) {
+    const path = [...issue.path];
+    if (issue.code === 'unrecognized_keys' && issue.keys.length === 1) path.push(issue.keys[0]!);
+    const field = { path: formatPath(path), message: issue.message };
+    // One value can break two checks with the same message (1e300: not a safe integer, above the maximum).
+    const key = `${field.path}\0${field.message}`;
+    if (!seen.has(key)) out.push(field);
+    seen.add(key);
+  }
+  return out;
+}
+
+function lineColumn(source: string, offset: number): string {
+  const before = source.slice(0, offset);
+  const line = before.split('\n').length;
+  return `line ${line}, column ${offset - before.lastIndexOf('\n')}`;
+}
+
+/**
+ * Where JSON.parse gave up and what it expected there. V8 names the position for some errors
+ * only, so a small scanner finds it for all of them.
+ */
+function jsonSyntaxError(source: string): string {
+  let at = 0;
+  const fail = (expected: string): never => {
+    throw new SyntaxError(
+      `${at >= source.length ? 'unexpected end of input; ' : ''}expected ${expected} at ${lineColumn(source, at)}`,
+    );
+  };
+  const space = () => {
+    while (at < source.length && ' \t\n\r'.includes(source[at]!)) at++;
+  };
+  const string = () => {
+    at++;
+    while (at < source.length) {
+      const ch = source[at]!;
+      if (ch === '"') {
+        at++;
+        return;
+      }
+      if (ch === '\\') {
+        const escape = source[at + 1] ?? '';
+        if (escape === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(source.slice(at + 2, at + 6))) fail('4 hex digits after \\u');
+          at += 6;
+        } else if ('"\\/bfnrt'.includes(escape) && escape) {
+          at += 2;
+        } else {
+          at++;
+          fail('an escape such as \\n, \\" or \\u0041');
+        }
+      } else if (ch < ' ') {
+        fail('no raw control characters (line breaks, tabs) inside a string; escape them');
+      } else {
+        at++;
+      }
+    }
+    fail('a closing "');
+  };
+  const value = (): void => {
+    space();
+    const ch = source[at];
+    if (ch === '{') {
+      at++;
+      space();
+      if (source[at] === '}') return void at++;
+      for (;;) {
+        space();
+        if (source[at] !== '"') fail('a property name in double quotes');
+        string();
+        space();
+        if (source[at] !== ':') fail("':' after the property name");
+        at++;
+        value();
+        space();
+        if (source[at] === ',') at++;
+        else if (source[at] === '}') return void at++;
+        else fail("',' or '}' after a property value");
+      }
+    }
+    if (ch === '[') {
+      at++;
+      space();
+      if (source[at] === ']') return void at++;
+      for (;;) {
+        value();
+        space();
+        if (source[at] === ',') at++;
+        else if (source[at] === ']') return void at++;
+        else fail("',' or ']' after a list item");
+      }
+    }
+    if (ch === '"') return string();
+    const number = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+    number.lastIndex = at;
+    if (number.test(source)) {
+      at = number.lastIndex;
+      return;
+    }
+    for (const literal of ['true', 'false', 'null']) {
+      if (source.startsWith(literal, at)) {
+        at += literal.length;
+        return;
+      }
+    }
+    fail('a value (object, list, string, number, true, false or null)');
+  };
+  try {
+    value();
+    space();
+    if (at < source.length) fail('the end of the document');
+  } catch (error) {
+    if (error instanceof SyntaxError) return `JSON syntax error: ${error.message}`;
+    throw error;
+  }
+  return 'JSON syntax error';
+}
+
+function readJson(source: string): unknown {
+  try {
+    return JSON.parse(source);
+  } catch {
+    throw invalidSpec([{ path: ROOT, message: jsonSyntaxError(source) }]);
+  }
+}
+
+function readYaml(source: string): unknown {
+  const documents = YAML.parseAllDocuments(source, { uniqueKeys: true });
+  if (!Array.isArray(documents) || documents.length === 0) {
+    throw invalidSpec([{ path: ROOT, message: 'the document is empty; see docs/app-spec.md for the fields' }]);
+  }
+  if (documents.length > 1) {
+    throw invalidSpec([{ path: ROOT, message: `found ${documents.length} YAML documents (separated by ---); register one app per document` }]);
+  }
+  const document = documents[0]!;
+  const problem = document.errors[0] ?? document.warnings[0];
+  if (problem) {
+    const where = problem.linePos ? ` at line ${problem.linePos[0].line}, column ${problem.linePos[0].col}` : '';
+    const what = problem.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    throw invalidSpec([{ path: ROOT, message: `YAML syntax error${where}: ${what}` }]);
+  }
+  try {
+    return document.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    throw invalidSpec([{ path: ROOT, message: `YAML error: ${error instanceof Error ? error.message : String(error)}` }]);
+  }
+}
+
+/**
+ * Text → the plain document (objects, lists, strings, numbers, booleans), without validating it.
+ * Anything that is not a string is taken to be a document already.
+ */
+export function loadSpecDocument(input: unknown, contentType?: 'yaml' | 'json'): unknown {
+  if (typeof input !== 'string') return input;
+  const source = input.replace(/^\uFEFF/, '');
+  if (source.trim() === '') throw invalidSpec([{ path: ROOT, message: 'the document is empty; see docs/app-spec.md for the fields' }]);
+  return contentType === 'json' ? readJson(source) : readYaml(source);
+}
+
+// ---------------------------------------------------------------------------
+// Validation and normalization
+// ---------------------------------------------------------------------------
+
+type ValueNote = (field: keyof PolicyRow) => string;
+
+/** The scaling_policies CHECKs that span two fields. */
+function policyIssues(policy: PolicyRow, name: (field: keyof PolicyRow) => string, note: ValueNote): Array<{ field: keyof PolicyRow; message: string }> {
+  const issues: Array<{ field: keyof PolicyRow; message: string }> = [];
+  if (policy.minReplicas > policy.maxReplicas) {
+    issues.push({
+      field: 'minReplicas',
+      message: `${name('minReplicas')} (${policy.minReplicas}${note('minReplicas')}) must be <= ${name('maxReplicas')} (${policy.maxReplicas}${note('maxReplicas')})`,
+    });
+  }
+  if (policy.scaleInThresholdPct >= policy.scaleOutThresholdPct) {
+    issues.push({
+      field: 'scaleInThresholdPct',
+      message: `${name('scaleInThresholdPct')} (${policy.scaleInThresholdPct}${note('scaleInThresholdPct')}) must be < ${name('scaleOutThresholdPct')} (${policy.scaleOutThresholdPct}${note('scaleOutThresholdPct')})`,
+    });
+  }
+  return issues;
+}
+
+const specKeyOf = (column: keyof PolicyRow) => POLICY_FIELDS.find((f) => f.column === column)!.specKey;
+const apiKeyOf = (column: keyof PolicyRow) => POLICY_FIELDS.find((f) => f.column === column)!.apiKey;
+
+function normalizeScaling(written: ValidDocument['scaling'], issues: FieldIssue[]): ScalingSpec {
+  const scaling = { ...SCALING_DEFAULTS } as ScalingSpec;
+  for (const [key, value] of Object.entries(written ?? {})) {
+    if (value !== undefined) (scaling as unknown as Record<string, unknown>)[key] = value;
+  }
+  const note: ValueNote = (column) => ((written as Record<string, unknown> | undefined)?.[specKeyOf(column)] === undefined ? ', the default' : '');
+  for (const issue of policyIssues(scalingToPolicy(scaling), specKeyOf, note)) {
+    issues.push({ path: `scaling.${specKeyOf(issue.field)}`, message: issue.message });
+  }
+  return scaling;
+}
+
+function normalizePorts(written: ValidDocument['spec'], type: AppType, issues: FieldIssue[]): PortSpec[] {
+  const ports = written.ports.map((p) => ({
+    containerPort: p.containerPort,
+    protocol: p.protocol ?? (type === 'tcp' ? 'TCP' : 'HTTP'),
+    ...(p.name === undefined ? {} : { name: p.name }),
+  }));
+  const servingProtocol = type === 'tcp' ? 'TCP' : 'HTTP';
+  if (ports[0]!.protocol !== servingProtocol) {
+    issues.push({
+      path: 'spec.ports[0].protocol',
+      message: `the first port serves the app's traffic, so for type ${type} it must be ${servingProtocol}`,
+    });
+  }
+  ports.forEach((p, i) => {
+    const samePort = ports.findIndex((q) => q.containerPort === p.containerPort);
+    if (samePort < i) issues.push({ path: `spec.ports[${i}].containerPort`, message: `port ${p.containerPort} is already declared at spec.ports[${samePort}]` });
+    const sameName = p.name === undefined ? i : ports.findIndex((q) => q.name === p.name);
+    if (sameName < i) issues.push({ path: `spec.ports[${i}].name`, message: `the name "${p.name}" is already used by spec.ports[${sameName}]` });
+  });
+  return ports;
+}
+
+function normalizeEnv(written: ValidDocument['spec']['env'], issues: FieldIssue[]): EnvVar[] {
+  const env = (written ?? []).map((v): EnvVar => (v.valueFrom ? { name: v.name, valueFrom: { secret: v.valueFrom.secret } } : { name: v.name, value: v.value! }));
+  env.forEach((v, i) => {
+    const first = env.findIndex((w) => w.name === v.name);
+    if (first < i) issues.push({ path: `spec.env[${i}].name`, message: `${v.name} is already set by spec.env[${first}]; each variable may appear once` });
+  });
+  return env;
+}
+
+function normalizeHealthCheck(written: ValidDocument['healthCheck'], ports: PortSpec[], issues: FieldIssue[]): HealthCheckSpec {
+  const given = written ?? {};
+  let port = ports[0]!;
+  if (given.port !== undefined) {
+    const declared = ports.map((p) => p.containerPort).join(', ');
+    const found = ports.find((p) => (typeof given.port === 'number' ? p.containerPort === given.port : p.name === given.port));
+    if (found) port = found;
+    else if (typeof given.port === 'number') {
+      issues.push({ path: 'healthCheck.port', message: `port ${given.port} is not declared in spec.ports (declared: ${declared}); probe one of the app's ports` });
+    } else {
+      const names = ports.flatMap((p) => (p.name ? [p.name] : []));
+      issues.push({
+        path: 'healthCheck.port',
+        message: `no port is named "${given.port}" in spec.ports (${names.length ? `names: ${names.join(', ')}` : 'no port has a name'})`,
+      });
+    }
+  }
+  const timings: HealthCheckTimings = {
+    enabled: given.enabled ?? HEALTH_CHECK_DEFAULTS.enabled,
+    port: port.containerPort,
+    initialDelaySeconds: given.initialDelaySeconds ?? HEALTH_CHECK_DEFAULTS.initialDelaySeconds,
+    periodSeconds: given.periodSeconds ?? HEALTH_CHECK_DEFAULTS.periodSeconds,
+    timeoutSeconds: given.timeoutSeconds ?? HEALTH_CHECK_DEFAULTS.timeoutSeconds,
+    failureThreshold: given.failureThreshold ?? HEALTH_CHECK_DEFAULTS.failureThreshold,
+    successThreshold: given.successThreshold ?? HEALTH_CHECK_DEFAULTS.successThreshold,
+  };
+  if (timings.timeoutSeconds >= timings.periodSeconds) {
+    const note = (field: 'timeoutSeconds' | 'periodSeconds') => (given[field] === undefined ? ', the default' : '');
+    issues.push({
+      path: 'healthCheck.timeoutSeconds',
+      message: `timeoutSeconds (${timings.timeoutSeconds}${note('timeoutSeconds')}) must be < periodSeconds (${timings.periodSeconds}${note('periodSeconds')})`,
+    });
+  }
+  const protocol = given.protocol ?? port.protocol;
+  if (protocol === 'TCP') {
+    for (const field of ['path', 'method', 'headers', 'body', 'expectedStatusCodes'] as const) {
+      if (given[field] !== undefined) {
+        issues.push({ path: `healthCheck.${field}`, message: `applies to HTTP health checks only; remove it or set healthCheck.protocol to HTTP` });
+      }
+    }
+    return { protocol, ...timings };
+  }
+  const method = given.method ?? HEALTH_CHECK_DEFAULTS.method;
+  if (given.body !== undefined && (method === 'GET' || method === 'HEAD')) {
+    issues.push({ path: 'healthCheck.body', message: `a body is sent only with POST or PUT; method is ${method}` });
+  }
+  return {
+    protocol,
+    ...timings,
+    path: given.path ?? HEALTH_CHECK_DEFAULTS.path,
+    method,
+    headers: given.headers ?? {},
+    body: given.body ?? null,
+    expectedStatusCodes: given.expectedStatusCodes ?? [...HEALTH_CHECK_DEFAULTS.expectedStatusCodes],
+  };
+}
+
+function normalize(document: ValidDocument): AppSpec {
+  const issues: FieldIssue[] = [];
+  const type = document.spec.type ?? 'http';
+  const ports = normalizePorts(document.spec, type, issues);
+  const env = normalizeEnv(document.spec.env, issues);
+  const scaling = normalizeScaling(document.scaling, issues);
+  const healthCheck = normalizeHealthCheck(document.healthCheck, ports, issues);
+  if (issues.length > 0) throw invalidSpec(issues);
+  const { resources, command, args, workingDir } = document.spec;
+  return {
+    apiVersion: 'v1',
+    kind: 'App',
+    metadata: { name: document.metadata.name, labels: { ...(document.metadata.labels ?? {}) } },
+    spec: {
+      type,
+      image: document.spec.image,
+      ports,
+      resources: {
+        cpuMillis: resources?.cpu === undefined ? RESOURCE_DEFAULTS.cpuMillis : (parseCpu(resources.cpu) as { value: number }).value,
+        memoryBytes: resources?.memory === undefined ? RESOURCE_DEFAULTS.memoryBytes : (parseMemory(resources.memory) as { value: number }).value,
+      },
+      ...(command ? { command: [...command] } : {}),
+      ...(args ? { args: [...args] } : {}),
+      ...(workingDir ? { workingDir } : {}),
+      env,
+    },
+    scaling,
+    healthCheck,
+    termination: {
+      drainSeconds: document.termination?.drainSeconds ?? TERMINATION_DEFAULTS.drainSeconds,
+      stopGraceSeconds: document.termination?.stopGraceSeconds ?? TERMINATION_DEFAULTS.stopGraceSeconds,
+    },
+  };
+}
+
+/**
+ * Reads and validates an app spec. Returns the document exactly as written (store this one:
+ * it is what `GET spec` gives back) and the normalized spec. Throws INVALID_SPEC listing every
+ * problem found, each with its field path.
+ */
+export function readSpec(input: unknown, contentType?: 'yaml' | 'json'): { document: SpecDocument; spec: AppSpec } {
+  const document = loadSpecDocument(input, contentType);
+  const parsed = documentSchema.safeParse(document);
+  if (!parsed.success) throw invalidSpec(toFieldIssues(parsed.error.issues));
+  return { document: document as SpecDocument, spec: normalize(parsed.data) };
+}
+
+/** Reads and validates an app spec (YAML or JSON text, or a parsed document) into its normalized form. */
+export function parseSpec(input: unknown, contentType?: 'yaml' | 'json'): AppSpec {
+  return readSpec(input, contentType).spec;
+}
+
+// ---------------------------------------------------------------------------
+// Conversions
+// ---------------------------------------------------------------------------
+
+/**
+ * What a replica is started from. The same shape as runtime/types.ts ContainerTemplate,
+ * declared here because core/ imports nothing from runtime/ (a test checks they match).
+ */
+export interface SpecContainerTemplate {
+  image: string;
+  containerPort: number;
+  cpuMillis: number;
+  memoryBytes: number;
+  command?: string[] | undefined;
+  args?: string[] | undefined;
+  workingDir?: string | undefined;
+  env: Record<string, string>;
+  secrets: Array<{ name: string; ref: string }>;
+  labels: Record<string, string>;
+  stopGraceSeconds: number;
+}
+
+export function toContainerTemplate(spec: AppSpec): SpecContainerTemplate {
+  const env: Record<string, string> = {};
+  const secrets: Array<{ name: string; ref: string }> = [];
+  for (const variable of spec.spec.env) {
+    if ('value' in variable) env[variable.name] = variable.value;
+    else secrets.push({ name: variable.name, ref: variable.valueFrom.secret });
+  }
+  return {
+    image: spec.spec.image,
+    containerPort: spec.spec.ports[0]!.containerPort,
+    cpuMillis: spec.spec.resources.cpuMillis,
+    memoryBytes: spec.spec.resources.memoryBytes,
+    command: spec.spec.command,
+    args: spec.spec.args,
+    workingDir: spec.spec.workingDir,
+    env,
+    secrets,
+    labels: { ...spec.metadata.labels },
+    stopGraceSeconds: spec.termination.stopGraceSeconds,
+  };
+}
+
+function scalingToPolicy(scaling: ScalingSpec): PolicyRow {
+  return Object.fromEntries(POLICY_FIELDS.map((f) => [f.column, scaling[f.specKey]])) as unknown as PolicyRow;
+}
+
+/** The scaling_policies row (without app_name and timestamps); the mode lives on applications.mode. */
+export function toPolicyRow(spec: AppSpec): PolicyRow {
+  return scalingToPolicy(spec.scaling);
+}
+
+/** The health_checks row (without id, app_name and timestamps). */
+export function toHealthCheckRow(spec: AppSpec): HealthCheckRow {
+  const check = spec.healthCheck;
+  const common = {
+    port: check.port,
+    initialDelaySeconds: check.initialDelaySeconds,
+    periodSeconds: check.periodSeconds,
+    timeoutSeconds: check.timeoutSeconds,
+    failureThreshold: check.failureThreshold,
+    successThreshold: check.successThreshold,
+    enabled: check.enabled,
+  };
+  if (check.protocol === 'TCP') {
+    return { protocol: 'TCP', path: null, method: null, headers: null, body: null, expectedStatusCodes: null, ...common };
+  }
+  return {
+    protocol: 'HTTP',
+    path: check.path,
+    method: check.method,
+    headers: Object.keys(check.headers).length > 0 ? { ...check.headers } : null,
+    body: check.body,
+    expectedStatusCodes: [...check.expectedStatusCodes],
+    ...common,
+  };
+}
+
+/** How many replicas a newly started app gets: its minimum, and never none. */
+export function initialReplicas(spec: AppSpec): number {
+  return Math.max(spec.scaling.minReplicas, 1);
+}
+
+// ---------------------------------------------------------------------------
+// Policy updates (PUT /apps/{name}/scaling)
+// ---------------------------------------------------------------------------
+
+/** The policy as the API shows it: snake_case fields. */
+export function toApiPolicy(policy: PolicyRow): Record<string, number> {
+  return Object.fromEntries(POLICY_FIELDS.map((f) => [f.apiKey, policy[f.column]]));
+}
+
+/** A stored policy as read from the database, where nullable columns may be null. */
+export type StoredPolicy = { [K in keyof PolicyRow]?: number | null } & { mode?: ScalingMode | null };
+
+const patchShape = {
+  mode: oneOf(SCALING_MODES).optional(),
+  ...Object.fromEntries(POLICY_FIELDS.map((f) => [f.apiKey, (f.integer ? int(f.min, f.max) : decimal(f.min, f.max)).optional()])),
+};
+const patchSchema = strict(patchShape);
+
+export interface PolicyUpdate {
+  mode: ScalingMode;
+  policy: PolicyRow;
+  /** The fields whose value changes, by API name, for the `config` event. */
+  changes: Record<string, { old: number | string; new: number | string }>;
+}
+
+/**
+ * Validates a partial policy (snake_case fields as the API shows them, plus `mode`) merged over
+ * the stored one, with the same rules as the spec. Throws VALIDATION_ERROR naming each field.
+ */
+export function validatePolicyPatch(patch: unknown, current: StoredPolicy): PolicyUpdate {
+  if (patch !== null && typeof patch === 'object' && !Array.isArray(patch) && 'app_name' in patch) {
+    throw validationError([{ path: 'app_name', message: 'cannot be changed here; the app is named in the URL' }]);
+  }
+  const parsed = patchSchema.safeParse(patch);
+  if (!parsed.success) throw validationError(toFieldIssues(parsed.error.issues));
+  const given = parsed.data as Record<string, number | undefined> & { mode?: ScalingMode };
+  const old: PolicyRow = Object.fromEntries(POLICY_FIELDS.map((f) => [f.column, current[f.column] ?? f.default])) as unknown as PolicyRow;
+  const policy: PolicyRow = Object.fromEntries(POLICY_FIELDS.map((f) => [f.column, given[f.apiKey] ?? old[f.column]])) as unknown as PolicyRow;
+  const note: ValueNote = (column) => (given[apiKeyOf(column)] === undefined ? ', the current value' : '');
+  const issues = policyIssues(policy, apiKeyOf, note);
+  if (issues.length > 0) throw validationError(issues.map((i) => ({ path: apiKeyOf(i.field), message: i.message })));
+
+  const oldMode = current.mode ?? SCALING_DEFAULTS.mode;
+  const mode = given.mode ?? oldMode;
+  const changes: PolicyUpdate['changes'] = {};
+  if (mode !== oldMode) changes.mode = { old: oldMode, new: mode };
+  for (const f of POLICY_FIELDS) {
+    if (policy[f.column] !== old[f.column]) changes[f.apiKey] = { old: old[f.column], new: policy[f.column] };
+  }
+  return { mode, policy, changes };
+}
