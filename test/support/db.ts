@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { createDb, queryRows, type Db, type DriverName } from '../../db/client.js';
+import { createDb, queryRows, type Db, type DbConfig, type DriverName } from '../../db/client.js';
 import { migrate } from '../../db/migrate.js';
 import { startWsProxy } from './ws-proxy.js';
 
@@ -112,6 +112,11 @@ export interface TestDb {
   target: TestTarget;
   /** The database's URL (pg and neon targets). */
   url?: string | undefined;
+  /**
+   * What opened it (pg and neon targets): `createDb(config)` gives a second, independent
+   * handle on the same database, e.g. to race two clients. Close that one yourself.
+   */
+  config?: DbConfig | undefined;
   /** Closes the handle and drops the database. */
   close(): Promise<void>;
 }
@@ -163,7 +168,8 @@ export async function openTestDb(target: TestTarget, options: OpenOptions = {}):
   if (!server.available) throw new Error(`cannot open a ${target} test database: ${server.reason}`);
   const scratch = await createScratchDatabase();
   const proxy = target === 'neon' ? await startWsProxy() : undefined;
-  const handle = createDb({ driver: target, url: scratch.url, neonWsProxy: proxy?.address, poolMax: 5 });
+  const config: DbConfig = { driver: target, url: scratch.url, neonWsProxy: proxy?.address, poolMax: 5 };
+  const handle = createDb(config);
   const close = async () => {
     await handle.close().catch(() => {});
     await proxy?.close();
@@ -175,7 +181,7 @@ export async function openTestDb(target: TestTarget, options: OpenOptions = {}):
     await close();
     throw e;
   }
-  return { db: handle.db, target, url: scratch.url, close };
+  return { db: handle.db, target, url: scratch.url, config, close };
 }
 
 /** The open database of a suite; `db` is there from the suite's first test on. */
@@ -183,6 +189,7 @@ export interface SuiteContext {
   readonly target: TestTarget;
   readonly db: Db;
   readonly url: string | undefined;
+  readonly config: DbConfig | undefined;
 }
 
 /**
@@ -232,6 +239,9 @@ export function describeEachTarget(
         },
         get url() {
           return opened?.url;
+        },
+        get config() {
+          return opened?.config;
         },
       });
     });

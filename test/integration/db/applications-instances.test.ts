@@ -1,0 +1,285 @@
+import { eq, sql } from 'drizzle-orm';
+import { expect, it } from 'vitest';
+import { createDb, queryRows } from '../../../db/client.js';
+import {
+  deleteApp,
+  getApp,
+  getAppWithInstances,
+  insertApp,
+  listAppsSummary,
+  lockApp,
+  updateApp,
+} from '../../../db/queries/applications.js';
+import {
+  createInstance,
+  deleteInstance,
+  listInstances,
+  recordProbe,
+  transitionInstance,
+  updateInstanceStats,
+} from '../../../db/queries/instances.js';
+import { appToApi, instanceToApi } from '../../../db/queries/serialize.js';
+import { instances, type NewInstance } from '../../../db/schema.js';
+import { describeEachTarget } from '../../support/db.js';
+import { rejection, spec } from './helpers.js';
+
+const instance = (app: string, replicaIndex: number, extra: Partial<NewInstance> = {}): NewInstance => ({
+  appName: app,
+  containerId: `${app}-c${replicaIndex}`,
+  containerName: `${app}-${replicaIndex}`,
+  replicaIndex,
+  ip: '127.0.0.1',
+  port: 30000 + replicaIndex,
+  ...extra,
+});
+
+describeEachTarget('applications and instances queries', (t) => {
+  it('insertApp stores the spec with defaults; getApp reads it back; a second insert is APP_ALREADY_EXISTS', async () => {
+    const inserted = await insertApp(t.db.$primary, { name: 'ins-app', spec: spec('nginx:1') });
+    expect(inserted).toMatchObject({ name: 'ins-app', status: 'registered', mode: 'auto', replicas: 0, desiredReplicas: 0, revision: 1 });
+    expect(inserted.createdAt).toBeInstanceOf(Date);
+    expect(await getApp(t.db.$primary, 'ins-app')).toEqual(inserted);
+    expect(await getApp(t.db.$primary, 'no-such-app')).toBeNull();
+
+    const error = await rejection(insertApp(t.db.$primary, { name: 'ins-app', spec: spec('nginx:2') }));
+    expect(error.code).toBe('APP_ALREADY_EXISTS');
+    expect(error.details).toEqual({ app_name: 'ins-app' });
+    expect((await getApp(t.db.$primary, 'ins-app'))!.spec).toEqual(spec('nginx:1'));
+  });
+
+  it('updateApp changes the given columns and always moves updated_at; an unknown app is APP_NOT_FOUND', async () => {
+    const before = await insertApp(t.db.$primary, { name: 'upd-app', spec: spec('a:1') });
+    const after = await updateApp(t.db.$primary, 'upd-app', { desiredReplicas: 3, status: 'running' });
+    expect(after).toMatchObject({ desiredReplicas: 3, status: 'running', replicas: 0, spec: spec('a:1') });
+    expect(after.updatedAt!.getTime()).toBeGreaterThanOrEqual(before.updatedAt!.getTime());
+    const [row] = await queryRows<{ moved: boolean }>(
+      t.db,
+      sql`SELECT updated_at > created_at AS moved FROM applications WHERE name = 'upd-app'`,
+    );
+    expect(row!.moved).toBe(true);
+    expect((await rejection(updateApp(t.db.$primary, 'upd-missing', { replicas: 1 }))).code).toBe('APP_NOT_FOUND');
+    const invalid = await rejection(updateApp(t.db.$primary, 'upd-app', { desiredReplicas: -1 }));
+    expect(invalid.code).toBe('VALIDATION_ERROR');
+  });
+
+  it('lockApp returns the row inside a transaction (null for none) and holds it until commit', async () => {
+    await insertApp(t.db.$primary, { name: 'lock-app', spec: spec('a:1') });
+    const seen = await t.db.transaction(async (tx) => {
+      const row = await lockApp(tx, 'lock-app');
+      await updateApp(tx, 'lock-app', { desiredReplicas: (row!.desiredReplicas ?? 0) + 1 });
+      return { row, missing: await lockApp(tx, 'lock-missing') };
+    });
+    expect(seen.row?.name).toBe('lock-app');
+    expect(seen.missing).toBeNull();
+    expect((await getApp(t.db.$primary, 'lock-app'))!.desiredReplicas).toBe(1);
+  });
+
+  it('two transactions incrementing through lockApp both count (they take turns on the row)', async () => {
+    // A second pool on the same database; embedded PGlite has one connection, so it races itself.
+    const other = t.config ? createDb(t.config) : undefined;
+    const otherDb = other?.db ?? t.db;
+    try {
+      await insertApp(t.db.$primary, { name: 'race-app', spec: spec('a:1') });
+      const bump = (db: typeof t.db) =>
+        db.transaction(async (tx) => {
+          const row = await lockApp(tx, 'race-app');
+          await updateApp(tx, 'race-app', { desiredReplicas: row!.desiredReplicas! + 1 });
+        });
+      await Promise.all([bump(t.db), bump(otherDb), bump(t.db), bump(otherDb)]);
+      expect((await getApp(t.db.$primary, 'race-app'))!.desiredReplicas).toBe(4);
+    } finally {
+      await other?.close();
+    }
+  });
+
+  it('getAppWithInstances returns the app and its non-stopped instances by replica index, in one statement', async () => {
+    await insertApp(t.db.$primary, { name: 'gwi-app', spec: spec('a:1') });
+    await createInstance(t.db.$primary, instance('gwi-app', 2, { status: 'running', startedAt: new Date('2025-01-02T03:04:05.678Z') }));
+    await createInstance(t.db.$primary, instance('gwi-app', 0, { status: 'running', memoryUsageBytes: 5_000_000_000 }));
+    await createInstance(t.db.$primary, instance('gwi-app', 1, { status: 'stopped' }));
+    const found = await getAppWithInstances(t.db.$primary, 'gwi-app');
+    expect(found!.app.name).toBe('gwi-app');
+    expect(found!.instances.map((i) => i.replicaIndex)).toEqual([0, 2]);
+    const direct = await listInstances(t.db.$primary, 'gwi-app');
+    // The json_agg rows decode to exactly what a plain select returns.
+    expect(found!.instances).toEqual(direct);
+    expect(found!.instances[1]!.startedAt).toEqual(new Date('2025-01-02T03:04:05.678Z'));
+    expect(found!.instances[0]!.memoryUsageBytes).toBe(5_000_000_000);
+
+    await insertApp(t.db.$primary, { name: 'gwi-empty', spec: spec('a:1') });
+    expect(await getAppWithInstances(t.db.$primary, 'gwi-empty')).toEqual({
+      app: await getApp(t.db.$primary, 'gwi-empty'),
+      instances: [],
+    });
+    expect(await getAppWithInstances(t.db.$primary, 'gwi-missing')).toBeNull();
+  });
+
+  it('listAppsSummary counts running and healthy instances and averages usage of running ones', async () => {
+    await insertApp(t.db.$primary, { name: 'sum-a', spec: spec('a:1'), status: 'running' });
+    await insertApp(t.db.$primary, { name: 'sum-b', spec: spec('b:1'), status: 'stopped' });
+    await createInstance(t.db.$primary, instance('sum-a', 0, { status: 'running', healthStatus: 'healthy', cpuPercent: 10, memoryPercent: 20 }));
+    await createInstance(t.db.$primary, instance('sum-a', 1, { status: 'running', healthStatus: 'unhealthy', cpuPercent: 30, memoryPercent: 40 }));
+    await createInstance(t.db.$primary, instance('sum-a', 2, { status: 'starting', cpuPercent: 99, memoryPercent: 99 }));
+
+    const all = await listAppsSummary(t.db.$primary);
+    const a = all.apps.find((s) => s.app.name === 'sum-a')!;
+    expect(a).toMatchObject({ runningInstances: 2, healthyInstances: 1 });
+    expect(a.avgCpuPercent).toBeCloseTo(20);
+    expect(a.avgMemoryPercent).toBeCloseTo(30);
+    const b = all.apps.find((s) => s.app.name === 'sum-b')!;
+    expect(b).toMatchObject({ runningInstances: 0, healthyInstances: 0, avgCpuPercent: null, avgMemoryPercent: null });
+    const names = all.apps.map((s) => s.app.name);
+    expect(names).toEqual([...names].sort());
+
+    const [{ n }] = (await queryRows<{ n: number }>(t.db, sql`SELECT count(*)::int AS n FROM applications`)) as [{ n: number }];
+    expect(all.totals.total).toBe(n);
+    expect(all.totals.byStatus.stopped).toBeGreaterThanOrEqual(1);
+    expect(Object.values(all.totals.byStatus).reduce((x, y) => x + y, 0)).toBe(n);
+
+    const stopped = await listAppsSummary(t.db.$primary, { status: 'stopped' });
+    expect(stopped.apps.every((s) => s.app.status === 'stopped')).toBe(true);
+    expect(stopped.apps.map((s) => s.app.name)).toContain('sum-b');
+    expect(stopped.totals).toEqual(all.totals);
+  });
+
+  it('deleteApp removes the app and reports whether there was one', async () => {
+    await insertApp(t.db.$primary, { name: 'del-app', spec: spec('a:1') });
+    await createInstance(t.db.$primary, instance('del-app', 0));
+    expect(await deleteApp(t.db.$primary, 'del-app')).toBe(true);
+    expect(await getApp(t.db.$primary, 'del-app')).toBeNull();
+    expect(await listInstances(t.db.$primary, 'del-app', { includeStopped: true })).toEqual([]);
+    expect(await deleteApp(t.db.$primary, 'del-app')).toBe(false);
+  });
+
+  it('createInstance applies the defaults; listInstances hides stopped ones unless asked', async () => {
+    await insertApp(t.db.$primary, { name: 'li-app', spec: spec('a:1') });
+    const created = await createInstance(t.db.$primary, instance('li-app', 1));
+    expect(created).toMatchObject({
+      status: 'starting',
+      healthStatus: 'unknown',
+      failureCount: 0,
+      consecutiveFailures: 0,
+      consecutiveSuccesses: 0,
+      revision: 1,
+      ip: '127.0.0.1',
+    });
+    await createInstance(t.db.$primary, instance('li-app', 0, { status: 'stopped' }));
+    expect((await listInstances(t.db.$primary, 'li-app')).map((i) => i.replicaIndex)).toEqual([1]);
+    expect((await listInstances(t.db.$primary, 'li-app', { includeStopped: true })).map((i) => i.replicaIndex)).toEqual([0, 1]);
+
+    const duplicate = await rejection(createInstance(t.db.$primary, instance('li-app', 1, { containerId: 'other-id' })));
+    expect(duplicate.code).toBe('CONFLICT');
+    expect(duplicate.details).toMatchObject({ field: 'app_name/replica_index' });
+    const orphan = await rejection(createInstance(t.db.$primary, instance('li-missing', 0)));
+    expect(orphan.code).toBe('APP_NOT_FOUND');
+    expect(orphan.details).toEqual({ app_name: 'li-missing' });
+  });
+
+  it('transitionInstance changes status and health and stamps updated_at; null for a gone instance', async () => {
+    await insertApp(t.db.$primary, { name: 'tr-app', spec: spec('a:1') });
+    const created = await createInstance(t.db.$primary, instance('tr-app', 0));
+    const startedAt = new Date('2025-03-04T05:06:07.000Z');
+    const moved = await transitionInstance(t.db.$primary, created.id, { status: 'running', healthStatus: 'starting', startedAt });
+    expect(moved).toMatchObject({ status: 'running', healthStatus: 'starting', startedAt });
+    expect(moved!.updatedAt!.getTime()).toBeGreaterThanOrEqual(created.updatedAt!.getTime());
+    expect(await transitionInstance(t.db.$primary, 999_999, { status: 'stopped' })).toBeNull();
+    const invalid = await rejection(transitionInstance(t.db.$primary, created.id, { status: 'sleeping' as 'running' }));
+    expect(invalid.code).toBe('VALIDATION_ERROR');
+  });
+
+  it('recordProbe counts failures and successes and turns health at the thresholds', async () => {
+    await insertApp(t.db.$primary, { name: 'pr-app', spec: spec('a:1') });
+    const { id } = await createInstance(t.db.$primary, instance('pr-app', 0, { status: 'running' }));
+    const thresholds = { failureThreshold: 3, successThreshold: 2 };
+    const at = (s: number) => new Date(Date.UTC(2025, 0, 1, 0, 0, s));
+    const probe = (ok: boolean, s: number) => recordProbe(t.db.$primary, id, { ok, at: at(s), ...thresholds });
+
+    expect(await probe(true, 1)).toEqual({
+      previous: 'unknown', healthStatus: 'unknown', changed: false, consecutiveFailures: 0, consecutiveSuccesses: 1, failureCount: 0,
+    });
+    expect(await probe(true, 2)).toMatchObject({ previous: 'unknown', healthStatus: 'healthy', changed: true, consecutiveSuccesses: 2 });
+    expect(await probe(false, 3)).toMatchObject({ healthStatus: 'healthy', changed: false, consecutiveFailures: 1, consecutiveSuccesses: 0, failureCount: 1 });
+    expect(await probe(false, 4)).toMatchObject({ healthStatus: 'healthy', changed: false, consecutiveFailures: 2 });
+    expect(await probe(false, 5)).toMatchObject({ previous: 'healthy', healthStatus: 'unhealthy', changed: true, consecutiveFailures: 3, failureCount: 3 });
+    expect(await probe(true, 6)).toMatchObject({ healthStatus: 'unhealthy', changed: false, consecutiveFailures: 0, consecutiveSuccesses: 1, failureCount: 3 });
+    expect(await probe(true, 7)).toMatchObject({ previous: 'unhealthy', healthStatus: 'healthy', changed: true });
+
+    const [row] = await t.db.$primary.select().from(instances).where(eq(instances.id, id));
+    expect(row).toMatchObject({ lastHealthCheck: at(7), lastFailureAt: at(5), failureCount: 3, healthStatus: 'healthy' });
+    expect(await recordProbe(t.db.$primary, 999_999, { ok: true, at: at(8), ...thresholds })).toBeNull();
+  });
+
+  it('recordProbe from concurrent probers loses no count', async () => {
+    await insertApp(t.db.$primary, { name: 'prc-app', spec: spec('a:1') });
+    const { id } = await createInstance(t.db.$primary, instance('prc-app', 0));
+    await Promise.all(
+      Array.from({ length: 8 }, () => recordProbe(t.db.$primary, id, { ok: false, at: new Date(), failureThreshold: 100, successThreshold: 1 })),
+    );
+    const [row] = await t.db.$primary.select().from(instances).where(eq(instances.id, id));
+    expect(row).toMatchObject({ failureCount: 8, consecutiveFailures: 8 });
+  });
+
+  it('updateInstanceStats writes many instances in one statement and skips unknown containers', async () => {
+    await insertApp(t.db.$primary, { name: 'st-app', spec: spec('a:1') });
+    const rows = await Promise.all([0, 1, 2].map((i) => createInstance(t.db.$primary, instance('st-app', i))));
+    const updated = await updateInstanceStats(t.db.$primary, [
+      { containerId: rows[0]!.containerId, cpuPercent: 12.5, memoryPercent: 50, memoryUsageBytes: 1024 },
+      { containerId: rows[2]!.containerId, cpuPercent: 250, memoryPercent: 1.5, memoryUsageBytes: 6_000_000_000 },
+      { containerId: 'no-such-container', cpuPercent: 1, memoryPercent: 1, memoryUsageBytes: 1 },
+    ]);
+    expect(updated).toBe(2);
+    const after = await listInstances(t.db.$primary, 'st-app');
+    expect(after.map((i) => [i.cpuPercent, i.memoryPercent, i.memoryUsageBytes])).toEqual([
+      [12.5, 50, 1024],
+      [0, 0, 0],
+      [250, 1.5, 6_000_000_000],
+    ]);
+    expect(await updateInstanceStats(t.db.$primary, [])).toBe(0);
+    const invalid = await rejection(
+      updateInstanceStats(t.db.$primary, [{ containerId: rows[1]!.containerId, cpuPercent: 1, memoryPercent: 101, memoryUsageBytes: 1 }]),
+    );
+    expect(invalid.code).toBe('VALIDATION_ERROR');
+    expect(invalid.details).toMatchObject({ issues: [{ path: 'memory_percent' }] });
+  });
+
+  it('deleteInstance removes one instance and reports whether there was one', async () => {
+    await insertApp(t.db.$primary, { name: 'di-app', spec: spec('a:1') });
+    const created = await createInstance(t.db.$primary, instance('di-app', 0));
+    expect(await deleteInstance(t.db.$primary, created.id)).toBe(true);
+    expect(await deleteInstance(t.db.$primary, created.id)).toBe(false);
+    expect(await listInstances(t.db.$primary, 'di-app', { includeStopped: true })).toEqual([]);
+  });
+
+  it('appToApi and instanceToApi give the API shapes (snake_case, ISO 8601)', async () => {
+    const app = await insertApp(t.db.$primary, {
+      name: 'ser-app',
+      spec: spec('registry.example.com/web:2'),
+      replicas: 2,
+      desiredReplicas: 3,
+      lastScaledAt: new Date('2025-05-06T07:08:09.010Z'),
+    });
+    expect(appToApi(app)).toEqual({
+      name: 'ser-app',
+      status: 'registered',
+      mode: 'auto',
+      image: 'registry.example.com/web:2',
+      revision: 1,
+      replicas: { current: 2, desired: 3 },
+      created_at: app.createdAt!.toISOString(),
+      updated_at: app.updatedAt!.toISOString(),
+      last_scaled_at: '2025-05-06T07:08:09.010Z',
+    });
+    const created = await createInstance(t.db.$primary, instance('ser-app', 0, { startedAt: new Date('2025-05-06T07:08:10.000Z') }));
+    expect(instanceToApi(created)).toMatchObject({
+      id: 'ser-app-c0',
+      name: 'ser-app-0',
+      replica_index: 0,
+      ip: '127.0.0.1',
+      port: 30000,
+      status: 'starting',
+      health: 'unknown',
+      started_at: '2025-05-06T07:08:10.000Z',
+      last_health_check: null,
+    });
+  });
+});
