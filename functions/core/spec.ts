@@ -349,6 +349,11 @@ const LABEL_KEY = /^(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*
 /** AWS tag values allow these characters; Docker allows anything, so the stricter rule wins. */
 const LABEL_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 const MAX_LABELS = 40;
+/**
+ * The labels the runtimes put on every replica (runtime/names.ts LABELS, which core/ may not
+ * import; a test keeps the two lists equal). Theirs win, so a user's value would be lost.
+ */
+export const RESERVED_LABELS: readonly string[] = ['orchestry.app', 'orchestry.replica', 'orchestry.revision', 'orchestry.port', 'orchestry.managed'];
 
 const labels = z
   .record(z.string(), text('label values must be strings (quote numbers and booleans)', 256).regex(LABEL_VALUE, {
@@ -366,8 +371,8 @@ const labels = z
           message:
             "is not a label name: use [prefix/]name, where name is 1-63 letters, digits, '-', '_' or '.' starting and ending with a letter or digit, and prefix is a lowercase DNS name",
         });
-      } else if (/^orchestry[./]/i.test(key)) {
-        ctx.addIssue({ code: 'custom', path: [key], input: key, message: 'the orchestry. and orchestry/ prefixes are reserved for labels Orchestry sets itself' });
+      } else if (RESERVED_LABELS.includes(key)) {
+        ctx.addIssue({ code: 'custom', path: [key], input: key, message: `is set by Orchestry itself on every replica (reserved: ${RESERVED_LABELS.join(', ')})` });
       }
     }
   });
@@ -596,7 +601,7 @@ function jsonSyntaxError(source: string): string {
           fail('an escape such as \\n, \\" or \\u0041');
         }
       } else if (ch < ' ') {
-        fail('no raw control characters (line breaks, tabs) inside a string; escape them');
+        fail('an escape such as \\n or \\t instead of a raw control character inside a string');
       } else {
         at++;
       }
