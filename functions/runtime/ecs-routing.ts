@@ -1,0 +1,235 @@
+/**
+ * The ALB side of the ECS runtime: one IP target group per app and one host-header rule on
+ * the shared listener forwarding `<app>.*` to it. Everything is found by a name or a
+ * priority derived from the app name, so a second or concurrent call converges on the same
+ * resources instead of making new ones.
+ */
+import { createHash } from 'node:crypto';
+import {
+  CreateRuleCommand,
+  CreateTargetGroupCommand,
+  DeleteRuleCommand,
+  DeleteTargetGroupCommand,
+  DeregisterTargetsCommand,
+  DescribeRulesCommand,
+  DescribeTargetGroupsCommand,
+  ModifyTargetGroupAttributesCommand,
+  RegisterTargetsCommand,
+  type ElasticLoadBalancingV2Client,
+  type Rule,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { OrchestryError } from '../core/errors.js';
+import { awsErrorName, tolerating, type AwsCaller } from './ecs-aws.js';
+import { TAG_APP } from './ecs-task-definition.js';
+
+const TARGET_GROUP_NAME_MAX = 32;
+const NAME_HASH_LENGTH = 10;
+/** ALB listener rule priorities are 1..50000. */
+const PRIORITY_RANGE = 50_000;
+/** Orchestry drains a replica itself before stopping it; the ALB only needs to finish what is in flight. */
+export const DEREGISTRATION_DELAY_SECONDS = 5;
+/** Placeholder port: every target is registered with its own port. */
+const TARGET_GROUP_PORT = 80;
+const MAX_RULE_ATTEMPTS = 5;
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** `orch-<app prefix>-<hash>`, at most 32 characters: readable in the console, unique per app. */
+export function targetGroupName(app: string): string {
+  const hash = sha256(app).slice(0, NAME_HASH_LENGTH);
+  const room = TARGET_GROUP_NAME_MAX - 'orch-'.length - 1 - NAME_HASH_LENGTH;
+  const prefix = app.slice(0, room).replace(/-+$/, '');
+  return prefix ? `orch-${prefix}-${hash}` : `orch-${hash}`;
+}
+
+/** The priorities an app's rule tries, in order: a hash-derived start, then the next free ones. */
+export function rulePriority(app: string, usedPriorities: ReadonlySet<number>): number {
+  const start = parseInt(sha256(app).slice(0, 8), 16) % PRIORITY_RANGE;
+  for (let step = 0; step < PRIORITY_RANGE; step += 1) {
+    const priority = ((start + step) % PRIORITY_RANGE) + 1;
+    if (!usedPriorities.has(priority)) return priority;
+  }
+  throw new OrchestryError('RUNTIME_ERROR', 'The ALB listener has no free rule priority left', { limit: PRIORITY_RANGE });
+}
+
+const forwardsTo = (rule: Rule, targetGroupArn: string) =>
+  (rule.Actions ?? []).some(
+    (action) =>
+      action.TargetGroupArn === targetGroupArn ||
+      (action.ForwardConfig?.TargetGroups ?? []).some((group) => group.TargetGroupArn === targetGroupArn),
+  );
+
+export interface RoutingSettings {
+  vpcId: string;
+  listenerArn: string;
+}
+
+export class EcsRouting {
+  private readonly targetGroupArns = new Map<string, string>();
+
+  constructor(
+    private readonly settings: RoutingSettings,
+    private readonly elb: ElasticLoadBalancingV2Client,
+    private readonly call: AwsCaller,
+  ) {}
+
+  async ensureApp(app: string): Promise<void> {
+    await this.ensureRouting(app);
+  }
+
+  async removeApp(app: string): Promise<void> {
+    this.targetGroupArns.delete(app);
+    const targetGroupArn = await this.findTargetGroup(app);
+    if (targetGroupArn === undefined) return;
+    for (const rule of await this.listRules()) {
+      if (!rule.RuleArn || !forwardsTo(rule, targetGroupArn)) continue;
+      const ruleArn = rule.RuleArn;
+      await tolerating(
+        ['RuleNotFoundException'],
+        this.call('DeleteRule', () => this.elb.send(new DeleteRuleCommand({ RuleArn: ruleArn }))),
+      );
+    }
+    // Right after its rule goes, the ALB may still call the group in use for a moment.
+    await tolerating(
+      ['TargetGroupNotFoundException'],
+      this.call('DeleteTargetGroup', () => this.elb.send(new DeleteTargetGroupCommand({ TargetGroupArn: targetGroupArn })), {
+        alsoRetry: ['ResourceInUseException'],
+      }),
+    );
+    this.targetGroupArns.delete(app);
+  }
+
+  async register(app: string, ip: string, port: number): Promise<void> {
+    const send = async () => {
+      const targetGroupArn = (await this.findTargetGroup(app)) ?? (await this.ensureRouting(app));
+      await this.call('RegisterTargets', () =>
+        this.elb.send(new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: [{ Id: ip, Port: port }] })),
+      );
+    };
+    try {
+      await send();
+    } catch (error) {
+      if (awsErrorName(error) !== 'TargetGroupNotFoundException') throw error;
+      // The remembered group was removed by another process: make the app's routing again.
+      this.targetGroupArns.delete(app);
+      await send();
+    }
+  }
+
+  async deregister(app: string, ip: string, port: number): Promise<void> {
+    const targetGroupArn = await this.findTargetGroup(app);
+    if (targetGroupArn === undefined) return;
+    const result = await tolerating(
+      ['TargetGroupNotFoundException', 'InvalidTargetException'],
+      this.call('DeregisterTargets', () =>
+        this.elb.send(new DeregisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: [{ Id: ip, Port: port }] })),
+      ),
+    );
+    if (result === undefined) this.targetGroupArns.delete(app);
+  }
+
+  private async ensureRouting(app: string): Promise<string> {
+    const targetGroupArn = await this.ensureTargetGroup(app);
+    await this.ensureRule(app, targetGroupArn);
+    return targetGroupArn;
+  }
+
+  private async findTargetGroup(app: string): Promise<string | undefined> {
+    const known = this.targetGroupArns.get(app);
+    if (known !== undefined) return known;
+    const found = await tolerating(
+      ['TargetGroupNotFoundException'],
+      this.call('DescribeTargetGroups', () =>
+        this.elb.send(new DescribeTargetGroupsCommand({ Names: [targetGroupName(app)] })),
+      ),
+    );
+    const arn = found?.TargetGroups?.[0]?.TargetGroupArn;
+    if (arn !== undefined) this.targetGroupArns.set(app, arn);
+    return arn;
+  }
+
+  private async ensureTargetGroup(app: string): Promise<string> {
+    let arn = await this.findTargetGroup(app);
+    if (arn === undefined) {
+      // CreateTargetGroup with the same name and settings answers the existing group, so a race is harmless.
+      const created = await this.call('CreateTargetGroup', () =>
+        this.elb.send(
+          new CreateTargetGroupCommand({
+            Name: targetGroupName(app),
+            TargetType: 'ip',
+            Protocol: 'HTTP',
+            Port: TARGET_GROUP_PORT,
+            VpcId: this.settings.vpcId,
+            HealthCheckProtocol: 'HTTP',
+            HealthCheckPath: '/',
+            // Orchestry's own prober decides health; the ALB only drops targets that do not answer or fail with 5xx.
+            Matcher: { HttpCode: '200-499' },
+            HealthCheckIntervalSeconds: 10,
+            HealthCheckTimeoutSeconds: 5,
+            HealthyThresholdCount: 2,
+            UnhealthyThresholdCount: 3,
+            Tags: [{ Key: TAG_APP, Value: app }],
+          }),
+        ),
+      );
+      arn = created.TargetGroups?.[0]?.TargetGroupArn;
+      if (arn === undefined) {
+        throw new OrchestryError('RUNTIME_ERROR', `CreateTargetGroup answered no target group for app '${app}'`, { app_name: app });
+      }
+      this.targetGroupArns.set(app, arn);
+    }
+    // Set on every ensure, so a crash between create and this call is repaired by the next one.
+    const targetGroupArn = arn;
+    await this.call('ModifyTargetGroupAttributes', () =>
+      this.elb.send(
+        new ModifyTargetGroupAttributesCommand({
+          TargetGroupArn: targetGroupArn,
+          Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: String(DEREGISTRATION_DELAY_SECONDS) }],
+        }),
+      ),
+    );
+    return targetGroupArn;
+  }
+
+  private async ensureRule(app: string, targetGroupArn: string): Promise<void> {
+    for (let attempt = 1; attempt <= MAX_RULE_ATTEMPTS; attempt += 1) {
+      const rules = await this.listRules();
+      if (rules.some((rule) => forwardsTo(rule, targetGroupArn))) return;
+      const used = new Set(rules.map((rule) => Number(rule.Priority)).filter(Number.isInteger));
+      const priority = rulePriority(app, used);
+      const created = await tolerating(
+        ['PriorityInUseException'],
+        this.call('CreateRule', () =>
+          this.elb.send(
+            new CreateRuleCommand({
+              ListenerArn: this.settings.listenerArn,
+              Priority: priority,
+              Conditions: [{ Field: 'host-header', HostHeaderConfig: { Values: [`${app}.*`] } }],
+              Actions: [{ Type: 'forward', TargetGroupArn: targetGroupArn }],
+              Tags: [{ Key: TAG_APP, Value: app }],
+            }),
+          ),
+        ),
+      );
+      // Taken meanwhile (by this app's own concurrent call, or another app): look again.
+      if (created !== undefined) return;
+    }
+    throw new OrchestryError('RUNTIME_ERROR', `Could not create the ALB listener rule for app '${app}': every priority tried was taken`, {
+      app_name: app,
+      attempts: MAX_RULE_ATTEMPTS,
+    });
+  }
+
+  private async listRules(): Promise<Rule[]> {
+    const rules: Rule[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await this.call('DescribeRules', () =>
+        this.elb.send(new DescribeRulesCommand({ ListenerArn: this.settings.listenerArn, PageSize: 400, Marker: marker })),
+      );
+      rules.push(...(page.Rules ?? []));
+      marker = page.NextMarker;
+    } while (marker);
+    return rules;
+  }
+}
