@@ -66,10 +66,9 @@ export function replicaLabels(app: string, replicaIndex: number, revision: numbe
 /** The identity recorded in a replica's labels, or null when they are missing or malformed. */
 export function identityFromLabels(labels: Record<string, string> | undefined): ReplicaIdentity | null {
   if (!labels || labels[LABELS.managed] !== 'true') return null;
-  const app = labels[LABELS.app];
-  const replicaIndex = Number(labels[LABELS.replica]);
-  const revision = Number(labels[LABELS.revision]);
-  if (!app || !APP_NAME.test(app)) return null;
-  if (!Number.isSafeInteger(replicaIndex) || replicaIndex < 0 || !Number.isSafeInteger(revision) || revision < 1) return null;
-  return { app, replicaIndex, revision };
+  const app = labels[LABELS.app] ?? '';
+  const index = labels[LABELS.replica] ?? '';
+  const revision = labels[LABELS.revision] ?? '';
+  if (!APP_NAME.test(app) || !/^\d{1,9}$/.test(index) || !/^\d{1,9}$/.test(revision) || Number(revision) < 1) return null;
+  return { app, replicaIndex: Number(index), revision: Number(revision) };
 }
