@@ -410,7 +410,11 @@ const quantity = (parse: (input: unknown) => QuantityResult) =>
   });
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const SECRET_REF = /^[A-Za-z0-9/_.+=@:-]+$/;
+/**
+ * Path-like names such as `user-api/db`: what both runtimes can resolve (a file or variable
+ * locally, an SSM parameter under a prefix on AWS), so a ref is refused here, not at start-up.
+ */
+const SECRET_REF = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
 
 const envVar = strict({
   name: z
@@ -424,8 +428,10 @@ const envVar = strict({
     secret: z
       .string({ error: rule('must be a secret reference') })
       .min(1, { error: rule('must be a secret reference such as user-api/db'), abort: true })
-      .max(2048, { error: rule('must be at most 2048 characters'), abort: true })
-      .regex(SECRET_REF, { error: rule("must be a secret reference such as user-api/db (letters, digits and / _ . + = @ : -)") }),
+      .max(1000, { error: rule('must be at most 1000 characters'), abort: true })
+      .regex(SECRET_REF, {
+        error: rule("must be a secret reference such as user-api/db: parts of letters, digits, '.', '_' and '-' (each starting with a letter or digit) joined by '/'"),
+      }),
   }).optional(),
 }).superRefine((value, ctx) => {
   if ((value.value === undefined) === (value.valueFrom === undefined)) {

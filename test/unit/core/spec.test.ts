@@ -330,6 +330,9 @@ describe('parseSpec: rules', () => {
     ['env without value', (d) => (d.spec.env = [{ name: 'A' }]), 'spec.env[0]', 'A needs exactly one of value or valueFrom'],
     ['env value true', (d) => (d.spec.env = [{ name: 'A', value: true }]), 'spec.env[0].value', 'quote numbers and booleans'],
     ['empty secret ref', (d) => (d.spec.env = [{ name: 'A', valueFrom: { secret: '' } }]), 'spec.env[0].valueFrom.secret', 'must be a secret reference such as user-api/db'],
+    ['secret ref with a leading slash', (d) => (d.spec.env = [{ name: 'A', valueFrom: { secret: '/team/db' } }]), 'spec.env[0].valueFrom.secret', 'parts of letters, digits'],
+    ['secret ref climbing directories', (d) => (d.spec.env = [{ name: 'A', valueFrom: { secret: 'team/../db' } }]), 'spec.env[0].valueFrom.secret', 'got "team/../db"'],
+    ['secret ref as an ARN', (d) => (d.spec.env = [{ name: 'A', valueFrom: { secret: 'arn:aws:ssm:x' } }]), 'spec.env[0].valueFrom.secret', 'must be a secret reference such as user-api/db'],
     ['valueFrom of another kind', (d) => (d.spec.env = [{ name: 'A', valueFrom: { secret: 'a/b', configMap: 'x' } }]), 'spec.env[0].valueFrom.configMap', 'unknown field "configMap"; allowed fields: secret'],
     // scaling
     ['mode unknown', (d) => (d.scaling = { mode: 'off' }), 'scaling.mode', 'must be "auto" or "manual"; got "off"'],
@@ -586,7 +589,7 @@ describe('conversions', () => {
       args: ['--listen', ':8080'],
       workingDir: '/app',
       env: { LOG_LEVEL: 'info' },
-      secrets: [{ name: 'DATABASE_URL', ref: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders/db' }],
+      secrets: [{ name: 'DATABASE_URL', ref: 'orders/db.url' }],
       labels: { team: 'payments', 'app.kubernetes.io/part-of': 'shop' },
       stopGraceSeconds: 60,
     });
