@@ -482,7 +482,11 @@ const documentSchema = strict({
     ports: z
       .array(port, { error: rule('must be a list of ports such as [{containerPort: 8080}]') })
       .min(1, { error: rule('must declare at least one port, such as [{containerPort: 8080}]') })
-      .max(10, { error: rule('at most 10 ports') }),
+      .max(1, {
+        // The replica's one published port is what the router, the ALB target group and the
+        // prober all reach; a second port would be accepted and then silently unreachable.
+        error: rule('Orchestry serves and probes one port per app: declare exactly one, the port the app listens on'),
+      }),
     resources: strict({
       cpu: quantity(parseCpu).optional(),
       memory: quantity(parseMemory).optional(),
@@ -766,12 +770,6 @@ function normalizePorts(written: ValidDocument['spec'], type: AppType, issues: F
       message: `the first port serves the app's traffic, so for type ${type} it must be ${servingProtocol}`,
     });
   }
-  ports.forEach((p, i) => {
-    const samePort = ports.findIndex((q) => q.containerPort === p.containerPort);
-    if (samePort < i) issues.push({ path: `spec.ports[${i}].containerPort`, message: `port ${p.containerPort} is already declared at spec.ports[${samePort}]` });
-    const sameName = p.name === undefined ? i : ports.findIndex((q) => q.name === p.name);
-    if (sameName < i) issues.push({ path: `spec.ports[${i}].name`, message: `the name "${p.name}" is already used by spec.ports[${sameName}]` });
-  });
   return ports;
 }
 

@@ -170,14 +170,9 @@ describe('parseSpec: defaults', () => {
   });
 
   it('the health check follows the protocol of the port it probes', () => {
-    const spec = parseSpec(
-      withChange((d) => {
-        d.spec.ports = [{ containerPort: 8080 }, { containerPort: 9000, protocol: 'TCP', name: 'raw' }];
-        d.healthCheck = { port: 'raw' };
-      }),
-    );
-    expect(spec.healthCheck.protocol).toBe('TCP');
-    expect(spec.healthCheck.port).toBe(9000);
+    const spec = parseSpec(withChange((d) => (d.healthCheck = { protocol: undefined })));
+    expect(spec.healthCheck.protocol).toBe('HTTP');
+    expect(spec.healthCheck.port).toBe(8080);
   });
 
   it('keeps every field of a full spec', () => {
@@ -187,11 +182,11 @@ describe('parseSpec: defaults', () => {
     expect(spec.spec.command).toEqual(['/app/orders']);
     expect(spec.spec.args).toEqual(['--listen', ':8080']);
     expect(spec.spec.workingDir).toBe('/app');
-    expect(spec.spec.ports[1]).toEqual({ containerPort: 9090, protocol: 'HTTP', name: 'admin' });
+    expect(spec.spec.ports).toEqual([{ containerPort: 8080, protocol: 'HTTP', name: 'http' }]);
     expect(spec.scaling).toMatchObject({ maxScaleOutStep: 5, maxScaleInStep: 2, windowSeconds: 120, connectionWeight: 0 });
     expect(spec.healthCheck).toMatchObject({
       protocol: 'HTTP',
-      port: 9090,
+      port: 8080,
       method: 'POST',
       path: '/healthz?deep=1',
       headers: { 'X-Probe': 'orchestry' },
@@ -308,10 +303,8 @@ describe('parseSpec: rules', () => {
     ['port as a fraction', (d) => (d.spec.ports[0].containerPort = 80.5), 'spec.ports[0].containerPort', 'got 80.5'],
     ['port protocol UDP', (d) => (d.spec.ports[0].protocol = 'UDP'), 'spec.ports[0].protocol', 'must be "HTTP" or "TCP"; got "UDP"'],
     ['port name with capitals', (d) => (d.spec.ports[0].name = 'Web'), 'spec.ports[0].name', 'must be a port name: 1-15 lowercase letters'],
-    ['duplicate port', (d) => d.spec.ports.push({ containerPort: 8080 }), 'spec.ports[1].containerPort', 'port 8080 is already declared at spec.ports[0]'],
-    ['duplicate port name', (d) => { d.spec.ports = [{ containerPort: 1, name: 'a' }, { containerPort: 2, name: 'a' }]; }, 'spec.ports[1].name', 'the name "a" is already used by spec.ports[0]'],
     ['http app serving TCP', (d) => (d.spec.ports[0].protocol = 'TCP'), 'spec.ports[0].protocol', 'for type http it must be HTTP'],
-    ['too many ports', (d) => (d.spec.ports = Array.from({ length: 11 }, (_, i) => ({ containerPort: 8000 + i }))), 'spec.ports', 'at most 10 ports'],
+    ['a second port', (d) => d.spec.ports.push({ containerPort: 9090 }), 'spec.ports', 'declare exactly one'],
     ['resources not a mapping', (d) => (d.spec.resources = '1Gi'), 'spec.resources', 'must be a mapping with the fields cpu, memory; got "1Gi"'],
     ['cpu zero', (d) => (d.spec.resources = { cpu: 0 }), 'spec.resources.cpu', '0: CPU must be more than 0'],
     ['cpu negative', (d) => (d.spec.resources = { cpu: '-500m' }), 'spec.resources.cpu', '"-500m": CPU must be more than 0'],
@@ -388,7 +381,7 @@ describe('parseSpec: rules', () => {
       withChange((d) => {
         d.metadata.name = `a${'b'.repeat(61)}c`;
         d.metadata.labels = { 'example.com/a_b.c': 'x y:z/=+-@', team: 'équipe ü' };
-        d.spec.ports = [{ containerPort: 1 }, { containerPort: 65535, protocol: 'TCP', name: 'abcdefghijklmno' }];
+        d.spec.ports = [{ containerPort: 65535, name: 'abcdefghijklmno' }];
         d.spec.resources = { cpu: '10m', memory: 6 * 1024 * 1024 };
         d.scaling = { minReplicas: 0, maxReplicas: 1000, scaleInThresholdPct: 99, scaleOutThresholdPct: 100, cpuWeight: 0, cooldownSeconds: 0 };
         d.healthCheck = { periodSeconds: 2, timeoutSeconds: 1, initialDelaySeconds: 0, expectedStatusCodes: [100, 599] };
@@ -611,7 +604,7 @@ describe('conversions', () => {
     expect(row).toEqual({
       protocol: 'HTTP',
       path: '/healthz?deep=1',
-      port: 9090,
+      port: 8080,
       method: 'POST',
       headers: { 'X-Probe': 'orchestry' },
       body: '{"check": "deep"}',
