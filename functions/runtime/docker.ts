@@ -222,8 +222,8 @@ export class DockerRuntime implements ContainerRuntime {
         Env: env,
         Labels: { ...template.labels, ...replicaLabels(app, replicaIndex, revision, template.containerPort) },
         // Kubernetes' meaning, which ECS mirrors: command replaces the entrypoint, args the CMD.
-        ...(template.command ? { Entrypoint: template.command, Cmd: template.args ?? [] } : {}),
-        ...(!template.command && template.args ? { Cmd: template.args } : {}),
+        ...(template.command?.length ? { Entrypoint: template.command, Cmd: template.args ?? [] } : {}),
+        ...(!template.command?.length && template.args?.length ? { Cmd: template.args } : {}),
         ...(template.workingDir ? { WorkingDir: template.workingDir } : {}),
         ExposedPorts: { [`${template.containerPort}/tcp`]: {} },
         HostConfig: {
