@@ -1,9 +1,13 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrchestryError } from '../../../functions/core/errors.js';
+import { parseSpec, toContainerTemplate } from '../../../functions/core/spec.js';
 import { DockerRuntime, resolveLocalSecret, secretEnvVar } from '../../../functions/runtime/docker.js';
 import { LABELS, parseReplicaName, replicaName } from '../../../functions/runtime/names.js';
 import type { ContainerTemplate, ReplicaHandle, StartReplicaRequest } from '../../../functions/runtime/types.js';
@@ -338,5 +342,20 @@ describeDocker('DockerRuntime against the real engine', () => {
     expect(health.detail).toContain('unreachable');
     const error = await rejection(nowhere.list(app));
     expect(error.code).toBe('RUNTIME_UNAVAILABLE');
+  });
+
+  it('the demo image builds with examples/demo-image/build.sh and runs from its app.yaml', async () => {
+    const demo = fileURLToPath(new URL('../../../examples/demo-image/', import.meta.url));
+    const tag = `orchestry-demo:${app}`;
+    try {
+      await promisify(execFile)(join(demo, 'build.sh'), [tag], { env: { ...process.env, BUSYBOX: '/bin/busybox' } });
+      const spec = parseSpec(await readFile(join(demo, 'app.yaml'), 'utf8'), 'yaml');
+      const replica = await runtime.start({ app, revision: 2, replicaIndex: 0, template: { ...toContainerTemplate(spec), image: tag, labels: TEST_LABELS } });
+      expect(await eventually('demo /health', 10_000, () => get(replica, '/health'))).toEqual({ status: 200, body: 'ok\n' });
+      expect((await get(replica, '/cgi-bin/echo')).body.trim()).toBe(replica.id.slice(0, 12));
+      await runtime.stop(replica, { graceSeconds: 5 });
+    } finally {
+      await docker.getImage(tag).remove().catch(() => undefined);
+    }
   });
 });
