@@ -292,8 +292,9 @@ export class DockerRuntime implements ContainerRuntime {
 
   async stats(replica: { id: string; app: string }): Promise<ReplicaStats | null> {
     const info = await this.inspect(replica.id);
-    if (!info || !info.State.Running) return null;
+    if (!info) return null;
     this.requireOwned(info, replica.app);
+    if (!info.State.Running) return null;
     let sample: Docker.ContainerStats;
     try {
       // Without one-shot, Docker samples twice, so precpu_stats holds the previous reading.
