@@ -113,24 +113,25 @@ const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
 const CONNECTION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '53400']);
 // Raised by pg/Neon without a code when a socket dies or a WebSocket fails mid-query.
 const CONNECTION_MESSAGES =
-  /connection terminated|connection timeout|timeout exceeded when trying to connect|websocket|socket hang up|client has encountered a connection error|cannot use a pool after calling end/i;
+  /connection terminated|connection timeout|timeout exceeded when trying to connect|websocket|socket hang up|client has encountered a connection error|cannot use a pool after calling end|\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH)\b/i;
 
 export interface DbErrorContext {
   /** The application the statement concerns, named in APP_NOT_FOUND / APP_ALREADY_EXISTS. */
   app?: string | undefined;
 }
 
-/** The driver's own error inside Drizzle's wrapper (or the error itself). */
+/**
+ * The driver's own error inside its wrappers: Drizzle's `cause`, the `error` of a ws
+ * ErrorEvent (how the Neon driver reports a failed WebSocket), an AggregateError's first.
+ */
 function driverError(err: unknown): DriverError | null {
   let current: unknown = err;
   for (let depth = 0; depth < 5 && current !== null && typeof current === 'object'; depth++) {
-    const e = current as DriverError;
+    const e = current as DriverError & { error?: unknown };
     if (typeof e.code === 'string') return e;
-    if (e.cause === undefined) {
-      if (Array.isArray(e.errors) && e.errors.length > 0) return driverError(e.errors[0]) ?? e;
-      return e;
-    }
-    current = e.cause;
+    const inner = e.cause ?? e.error ?? (Array.isArray(e.errors) ? e.errors[0] : undefined);
+    if (inner === null || typeof inner !== 'object') return e;
+    current = inner;
   }
   return null;
 }
