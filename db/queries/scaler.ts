@@ -1,0 +1,271 @@
+/**
+ * The scaler's reads and writes, each ONE statement whatever the number of apps:
+ * - scalerInputs: every app to evaluate with its policy, replica counts, metric window and
+ *   last decision;
+ * - applyScaling: the new desired counts, guarded against a change made meanwhile;
+ * - upsertDecisions: the latest decision of every app, overwritten in place.
+ */
+import { getTableColumns, sql, type SQL } from 'drizzle-orm';
+import {
+  DEFAULT_POLICY,
+  resolvePolicy,
+  SCALING_METRICS,
+  type MetricWindow,
+  type Recommendation,
+  type ScalingDecision,
+  type ScalingPolicy,
+  type ScalingReason,
+} from '../../functions/core/scaling.js';
+import { queryRows, type Database } from '../client.js';
+import { withDbErrors } from '../errors.js';
+import { scalingPolicies, type AppMode, type AppStatus } from '../schema.js';
+
+/** The statuses of apps the scaler acts on (with desired > 0 and mode auto). */
+export const SCALABLE_STATUSES: readonly AppStatus[] = ['running', 'starting', 'updating'];
+
+/** Metrics that are app totals: per-replica samples of them add up, the others average. */
+const SUMMED_METRICS = ['rps', 'active_connections'];
+
+export interface LastDecision {
+  evaluatedAt: Date;
+  reason: ScalingReason;
+  currentReplicas: number;
+  desiredReplicas: number;
+  decision: ScalingDecision;
+  recommendations: Recommendation[];
+}
+
+export interface ScalerInput {
+  appName: string;
+  mode: AppMode;
+  status: AppStatus;
+  desiredReplicas: number;
+  lastScaledAt: Date | null;
+  policy: ScalingPolicy;
+  /** Running replicas that pass their health checks (all running ones when checks are off). */
+  readyReplicas: number;
+  /** Replicas started but not ready yet. */
+  startingReplicas: number;
+  window: MetricWindow;
+  lastDecision: LastDecision | null;
+}
+
+interface InputRow {
+  app_name: string;
+  mode: AppMode | null;
+  status: AppStatus;
+  desired_replicas: number | null;
+  last_scaled_at: string | Date | null;
+  policy: Record<string, number | null> | null;
+  ready: number | string;
+  starting: number | string;
+  metric_window: Array<{ metric: string; avg: number; max: number; p95: number; count: number | string; latest_at: string }> | null;
+  last_decision: {
+    evaluated_at: string;
+    reason: ScalingReason;
+    current_replicas: number;
+    desired_replicas: number;
+    decision: ScalingDecision;
+    recommendations: Array<{ at: string; replicas: number }>;
+  } | null;
+}
+
+const policyColumns = getTableColumns(scalingPolicies);
+
+/** `json_build_object('minReplicas', p.min_replicas, ...)` over the columns decide() reads. */
+const policyJson: SQL = sql`json_build_object(${sql.join(
+  (Object.keys(DEFAULT_POLICY) as Array<keyof ScalingPolicy>).map(
+    (key) => sql`${key}::text, p.${sql.identifier(policyColumns[key].name)}`,
+  ),
+  sql`, `,
+)})`;
+
+const toDate = (v: string | Date | null): Date | null => (v === null ? null : new Date(v));
+
+/**
+ * Everything the scaling decision needs, for every app the scaler evaluates (auto mode,
+ * running/starting/updating, desired > 0), or for one app whatever its mode and status
+ * (`app`: what GET /apps/{name}/scaling/explain shows). One statement.
+ *
+ * The window of each app uses its own evaluation_window_seconds, ending at `now`. Samples of
+ * one metric taken at the same instant are first combined (replicas' CPU and memory
+ * averaged, replicas' requests and connections summed), so the window's max and p95 are of
+ * the app, not of its hottest replica.
+ */
+export async function scalerInputs(db: Database, now: Date, opts: { app?: string | undefined } = {}): Promise<ScalerInput[]> {
+  const at = sql`${now.toISOString()}::timestamptz`;
+  const which =
+    opts.app !== undefined
+      ? sql`a.name = ${opts.app}`
+      : sql`a.mode = 'auto' AND a.status IN (${sql.join(SCALABLE_STATUSES.map((s) => sql`${s}`), sql`, `)}) AND a.desired_replicas > 0`;
+  const metricList = sql.join(SCALING_METRICS.map((m) => sql`${m}`), sql`, `);
+  const summed = sql.join(SUMMED_METRICS.map((m) => sql`${m}`), sql`, `);
+  const rows = await withDbErrors(() =>
+    queryRows<InputRow>(
+      db,
+      sql`
+        WITH apps AS (
+          SELECT a.name, a.mode, a.status, a.desired_replicas, a.last_scaled_at,
+                 coalesce(h.enabled, false) AS checks_enabled,
+                 coalesce(p.evaluation_window_seconds, ${DEFAULT_POLICY.evaluationWindowSeconds}::int) AS window_seconds,
+                 CASE WHEN p.app_name IS NULL THEN NULL ELSE ${policyJson} END AS policy
+          FROM applications a
+          LEFT JOIN scaling_policies p ON p.app_name = a.name
+          LEFT JOIN health_checks h ON h.app_name = a.name
+          WHERE ${which}
+        ),
+        replica_counts AS (
+          SELECT i.app_name,
+            count(*) FILTER (WHERE i.status = 'running' AND (NOT a.checks_enabled OR i.health_status = 'healthy')) AS ready,
+            count(*) FILTER (WHERE i.status = 'starting'
+              OR (i.status = 'running' AND a.checks_enabled AND i.health_status IN ('starting', 'unknown'))) AS starting
+          FROM instances i JOIN apps a ON a.name = i.app_name
+          GROUP BY i.app_name
+        ),
+        instants AS (
+          SELECT m.app_name, m.metric_type, m."timestamp" AS ts,
+            CASE WHEN m.metric_type IN (${summed}) AND m.aggregation_level = 'instance'
+                 THEN sum(m.value::float8) ELSE avg(m.value::float8) END AS value
+          FROM metrics m JOIN apps a ON a.name = m.app_name
+          WHERE m.metric_type IN (${metricList})
+            AND m."timestamp" > ${at} - make_interval(secs => a.window_seconds::float8)
+            AND m."timestamp" <= ${at}
+          GROUP BY m.app_name, m.metric_type, m.aggregation_level, m."timestamp"
+        ),
+        windows AS (
+          SELECT app_name,
+            json_agg(json_build_object(
+              'metric', metric_type, 'avg', avg_value, 'max', max_value, 'p95', p95_value,
+              'count', n, 'latest_at', latest_at)) AS metric_window
+          FROM (
+            SELECT app_name, metric_type, avg(value) AS avg_value, max(value) AS max_value,
+              percentile_cont(0.95) WITHIN GROUP (ORDER BY value) AS p95_value,
+              count(*) AS n, max(ts) AS latest_at
+            FROM instants GROUP BY app_name, metric_type
+          ) per_metric
+          GROUP BY app_name
+        )
+        SELECT a.name AS app_name, a.mode, a.status, a.desired_replicas, a.last_scaled_at, a.policy,
+          coalesce(c.ready, 0) AS ready, coalesce(c.starting, 0) AS starting,
+          w.metric_window,
+          CASE WHEN d.app_name IS NULL THEN NULL ELSE json_build_object(
+            'evaluated_at', d.evaluated_at, 'reason', d.reason, 'current_replicas', d.current_replicas,
+            'desired_replicas', d.desired_replicas, 'decision', d.decision, 'recommendations', d.recommendations)
+          END AS last_decision
+        FROM apps a
+        LEFT JOIN replica_counts c ON c.app_name = a.name
+        LEFT JOIN windows w ON w.app_name = a.name
+        LEFT JOIN scaling_decisions d ON d.app_name = a.name
+        ORDER BY a.name`,
+    ),
+  );
+  return rows.map(inputFromRow);
+}
+
+function inputFromRow(r: InputRow): ScalerInput {
+  const window: MetricWindow = {};
+  for (const w of r.metric_window ?? []) {
+    window[w.metric as keyof MetricWindow] = {
+      avg: Number(w.avg),
+      max: Number(w.max),
+      p95: Number(w.p95),
+      count: Number(w.count),
+      latestAt: new Date(w.latest_at),
+    };
+  }
+  const d = r.last_decision;
+  return {
+    appName: r.app_name,
+    mode: r.mode ?? 'auto',
+    status: r.status,
+    desiredReplicas: r.desired_replicas ?? 0,
+    lastScaledAt: toDate(r.last_scaled_at),
+    policy: resolvePolicy(r.policy ?? {}),
+    readyReplicas: Number(r.ready),
+    startingReplicas: Number(r.starting),
+    window,
+    lastDecision: d
+      ? {
+          evaluatedAt: new Date(d.evaluated_at),
+          reason: d.reason,
+          currentReplicas: d.current_replicas,
+          desiredReplicas: d.desired_replicas,
+          decision: d.decision,
+          recommendations: (d.recommendations ?? []).map((x) => ({ at: new Date(x.at), replicas: x.replicas })),
+        }
+      : null,
+  };
+}
+
+export interface ScalingChange {
+  appName: string;
+  from: number;
+  to: number;
+}
+
+/**
+ * Sets the new desired counts (and last_scaled_at) in one statement. An app whose desired
+ * count, mode or status changed since it was read (a manual scale, a stop) is left alone:
+ * the next tick decides again from what is there then. Returns the apps changed.
+ */
+export async function applyScaling(tx: Database, changes: ScalingChange[], at: Date): Promise<string[]> {
+  if (changes.length === 0) return [];
+  const rows = await withDbErrors(() =>
+    queryRows<{ name: string }>(
+      tx,
+      sql`
+        UPDATE applications a
+        SET desired_replicas = c.to_replicas, last_scaled_at = ${at.toISOString()}::timestamptz, updated_at = now()
+        FROM unnest(
+          ${sql.param(changes.map((c) => c.appName))}::varchar[],
+          ${sql.param(changes.map((c) => c.from))}::int[],
+          ${sql.param(changes.map((c) => c.to))}::int[]
+        ) AS c(name, from_replicas, to_replicas)
+        WHERE a.name = c.name AND a.desired_replicas = c.from_replicas AND a.mode = 'auto'
+          AND a.status IN (${sql.join(SCALABLE_STATUSES.map((s) => sql`${s}`), sql`, `)})
+        RETURNING a.name`,
+    ),
+  );
+  return rows.map((r) => r.name);
+}
+
+export interface DecisionRow {
+  appName: string;
+  decision: ScalingDecision;
+  /** The recommendation history to keep (already pruned to the stabilization window). */
+  recommendations: Recommendation[];
+}
+
+/** Stores the latest decision of each app, overwriting the previous one, in one statement. */
+export async function upsertDecisions(tx: Database, rows: DecisionRow[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const payload = rows.map((r) => ({
+    app_name: r.appName,
+    evaluated_at: r.decision.evaluatedAt,
+    reason: r.decision.reason,
+    current_replicas: r.decision.currentReplicas,
+    desired_replicas: r.decision.desiredReplicas,
+    decision: r.decision,
+    recommendations: r.recommendations.map((x) => ({ at: x.at.toISOString(), replicas: x.replicas })),
+  }));
+  const written = await withDbErrors(() =>
+    queryRows<{ app_name: string }>(
+      tx,
+      sql`
+        INSERT INTO scaling_decisions AS s
+          (app_name, evaluated_at, reason, current_replicas, desired_replicas, decision, recommendations)
+        SELECT d.app_name, d.evaluated_at, d.reason, d.current_replicas, d.desired_replicas, d.decision, d.recommendations
+        FROM jsonb_to_recordset(${JSON.stringify(payload)}::jsonb) AS d(
+          app_name varchar, evaluated_at timestamptz, reason varchar, current_replicas int,
+          desired_replicas int, decision jsonb, recommendations jsonb)
+        -- An app deleted since the inputs were read has nothing to keep a decision for.
+        WHERE EXISTS (SELECT 1 FROM applications a WHERE a.name = d.app_name)
+        ON CONFLICT (app_name) DO UPDATE SET
+          evaluated_at = excluded.evaluated_at, reason = excluded.reason,
+          current_replicas = excluded.current_replicas, desired_replicas = excluded.desired_replicas,
+          decision = excluded.decision, recommendations = excluded.recommendations
+        RETURNING s.app_name`,
+    ),
+  );
+  return written.length;
+}
