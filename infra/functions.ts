@@ -1,0 +1,61 @@
+/**
+ * What every Orchestry Lambda shares: runtime, bundling, a log group with retention, and the
+ * plain environment that tells the ECS runtime where its cluster, network and load balancer are.
+ */
+import { RemovalPolicy } from 'aws-cdk-lib/core';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import type { App, FunctionProps } from 'sst/constructs';
+import type { DeploySettings, LogRetentionDays } from './settings.js';
+import { readDeploySettings } from './settings.js';
+
+export function stageSettings(app: App): DeploySettings {
+  return readDeploySettings(app.stage, process.env);
+}
+
+/**
+ * Applied to every function of the app (set before any stack is added).
+ * Node 20 is what the test suite runs on; arm64 is the cheaper Lambda architecture and the
+ * bundles are plain JavaScript. X-Ray tracing is off: nothing reads traces, and it would add
+ * IAM actions no function uses.
+ */
+export const FUNCTION_DEFAULTS: FunctionProps = {
+  runtime: 'nodejs20.x',
+  architecture: 'arm_64',
+  tracing: 'disabled',
+  nodejs: {
+    format: 'esm',
+    minify: true,
+    esbuild: {
+      // Every one of these is required inside a try/catch by a dependency and only used when
+      // present: pg's optional native driver, ssh2's native crypto and cpu-features (dockerode
+      // → docker-modem → ssh2; the Docker runtime never runs in Lambda). Bundling the x86 .node
+      // files would fail, and listing pg-native here also stops SST from `npm install`ing it.
+      external: ['pg-native', 'cpu-features', '*.node'],
+    },
+  },
+};
+
+/** A function's own log group, so retention and removal are ours rather than Lambda's defaults. */
+export function functionLogGroup(scope: Construct, id: string, settings: DeploySettings): LogGroup {
+  return new LogGroup(scope, id, {
+    retention: retentionDays(settings.logRetentionDays),
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
+}
+
+export function retentionDays(days: LogRetentionDays): RetentionDays {
+  return days as RetentionDays;
+}
+
+/** SST's Api takes retention by enum key name ("one_week"), not by day count. */
+export function retentionKey(days: LogRetentionDays): Lowercase<keyof typeof RetentionDays> {
+  const entry = (Object.entries(RetentionDays) as Array<[keyof typeof RetentionDays, RetentionDays]>).find(
+    ([, value]) => value === (days as number),
+  );
+  if (!entry) throw new Error(`CloudWatch Logs has no retention of ${days} days`);
+  return entry[0].toLowerCase() as Lowercase<keyof typeof RetentionDays>;
+}
+
+/** The Lambda root: copyFiles lands beside the handler bundle under it. */
+export const LAMBDA_TASK_ROOT = '/var/task';

@@ -1,0 +1,99 @@
+/**
+ * The scheduled jobs. EventBridge cannot schedule below one minute, so the scaler and the
+ * prober are invoked every minute and loop at their own period (SCALER_PERIOD_SECONDS,
+ * PROBER_PERIOD_SECONDS) inside the invocation; their timeout is above a minute so a loop
+ * can finish its last tick. Reserved concurrency 1 keeps one loop of each running at a time,
+ * and a tick that cannot start within a minute is dropped rather than queued behind the next.
+ */
+import { Duration } from 'aws-cdk-lib/core';
+import { Cron, Function, dependsOn, use, type FunctionProps, type StackContext } from 'sst/constructs';
+import { Cluster } from './cluster.js';
+import { Database } from './database.js';
+import { functionLogGroup, stageSettings } from './functions.js';
+import { LoadBalancer } from './load-balancer.js';
+import { Network } from './network.js';
+import { metricReads, replicaRouting, taskLifecycle, type RuntimeResources } from './runtime-access.js';
+import { runtimeEnvironment } from './runtime-environment.js';
+
+export const LOOPING_JOB_TIMEOUT_SECONDS = 90;
+
+export function Jobs({ stack, app }: StackContext) {
+  const settings = stageSettings(app);
+  const network = use(Network);
+  const loadBalancer = use(LoadBalancer);
+  const cluster = use(Cluster);
+  const { secrets } = use(Database);
+  // Jobs run the new code only against a migrated schema.
+  dependsOn(Database);
+
+  const runtime: RuntimeResources = { ...cluster, listener: loadBalancer.listener };
+  const environment = runtimeEnvironment({ network, loadBalancer, cluster, settings });
+  const common: FunctionProps = {
+    bind: [secrets.DATABASE_URL, secrets.DATABASE_REPLICA_URL, secrets.ORCHESTRY_ADMIN_TOKEN],
+    // A failed tick is not retried: the next one recomputes everything from the database.
+    retryAttempts: 0,
+  };
+  const inVpc: FunctionProps = {
+    vpc: network.vpc,
+    vpcSubnets: { subnets: network.privateSubnets.subnets },
+    securityGroups: [network.probeSecurityGroup],
+  };
+  const looping: FunctionProps = {
+    timeout: LOOPING_JOB_TIMEOUT_SECONDS,
+    reservedConcurrentExecutions: 1,
+    // The shortest age Lambda allows; a stale tick would only duplicate the next one.
+    maxEventAge: Duration.seconds(60),
+  };
+
+  const scaler = new Function(stack, 'Scaler', {
+    ...common,
+    ...inVpc,
+    ...looping,
+    handler: 'functions/jobs/scaler.handler',
+    description: 'Orchestry scaler: decides and applies replica counts every SCALER_PERIOD_SECONDS',
+    memorySize: 256,
+    environment: { ...environment, SCALER_PERIOD_SECONDS: String(settings.scalerPeriodSeconds) },
+    permissions: [...taskLifecycle(runtime), ...replicaRouting(runtime), ...metricReads()],
+    logGroup: functionLogGroup(stack, 'ScalerLogs', settings),
+  });
+
+  const prober = new Function(stack, 'HealthProber', {
+    ...common,
+    ...inVpc,
+    ...looping,
+    handler: 'functions/jobs/health-prober.handler',
+    description: 'Orchestry health prober: probes replicas and replaces failed ones every PROBER_PERIOD_SECONDS',
+    memorySize: 256,
+    environment: { ...environment, PROBER_PERIOD_SECONDS: String(settings.proberPeriodSeconds) },
+    permissions: [...taskLifecycle(runtime), ...replicaRouting(runtime)],
+    logGroup: functionLogGroup(stack, 'HealthProberLogs', settings),
+  });
+
+  // Rollup and cleanup only touch the database, so they stay outside the VPC with no AWS permissions.
+  const rollup = new Function(stack, 'MetricRollup', {
+    ...common,
+    handler: 'functions/jobs/metric-rollup.handler',
+    description: 'Orchestry metric rollup: raw metrics into 1-minute and 1-hour rollups',
+    timeout: 120,
+    memorySize: 256,
+    environment,
+    logGroup: functionLogGroup(stack, 'MetricRollupLogs', settings),
+  });
+
+  const cleanup = new Function(stack, 'Cleanup', {
+    ...common,
+    handler: 'functions/jobs/cleanup.handler',
+    description: 'Orchestry cleanup: retention of events, metrics, rollups, stopped instances and job runs',
+    timeout: 300,
+    memorySize: 256,
+    environment,
+    logGroup: functionLogGroup(stack, 'CleanupLogs', settings),
+  });
+
+  new Cron(stack, 'ScalerSchedule', { schedule: 'rate(1 minute)', job: scaler });
+  new Cron(stack, 'HealthProberSchedule', { schedule: 'rate(1 minute)', job: prober });
+  new Cron(stack, 'MetricRollupSchedule', { schedule: 'rate(5 minutes)', job: rollup });
+  new Cron(stack, 'CleanupSchedule', { schedule: 'rate(1 day)', job: cleanup });
+
+  return { scaler, prober, rollup, cleanup };
+}
