@@ -109,11 +109,11 @@ const UNIQUE_FIELDS: Readonly<Record<string, string>> = {
 };
 
 /** Errors that mean "the database cannot be reached or went away", not "your input is wrong". */
-const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', 'EAI_AGAIN']);
+const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', 'EAI_AGAIN', 'ENETUNREACH']);
 const CONNECTION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '53400']);
 // Raised by pg/Neon without a code when a socket dies or a WebSocket fails mid-query.
 const CONNECTION_MESSAGES =
-  /connection terminated|connection timeout|timeout exceeded when trying to connect|websocket|socket hang up|client has encountered a connection error|cannot use a pool after calling end|\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH)\b/i;
+  /connection terminated|connection timeout|timeout exceeded when trying to connect|websocket|socket hang up|client has encountered a connection error|cannot use a pool after calling end|\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|ENETUNREACH)\b/i;
 
 export interface DbErrorContext {
   /** The application the statement concerns, named in APP_NOT_FOUND / APP_ALREADY_EXISTS. */
