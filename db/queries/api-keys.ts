@@ -35,18 +35,22 @@ export async function listApiKeys(db: Database): Promise<ApiKey[]> {
 
 /** Revokes a key; revoking it again keeps the first revocation time. Null when there is no such key. */
 export async function revokeApiKey(tx: Database, id: number): Promise<ApiKey | null> {
-  const [row] = await tx
-    .update(apiKeys)
-    .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
-    .where(eq(apiKeys.id, id))
-    .returning();
+  const [row] = await withDbErrors(() =>
+    tx
+      .update(apiKeys)
+      .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
+      .where(eq(apiKeys.id, id))
+      .returning(),
+  );
   return row ?? null;
 }
 
 /** Records a use of a key; an older time never overwrites a newer one. */
 export async function touchApiKey(db: Database, id: number, at: Date): Promise<void> {
-  await db
-    .update(apiKeys)
-    .set({ lastUsedAt: sql`greatest(${apiKeys.lastUsedAt}, ${at.toISOString()}::timestamptz)` })
-    .where(eq(apiKeys.id, id));
+  await withDbErrors(() =>
+    db
+      .update(apiKeys)
+      .set({ lastUsedAt: sql`greatest(${apiKeys.lastUsedAt}, ${at.toISOString()}::timestamptz)` })
+      .where(eq(apiKeys.id, id)),
+  );
 }

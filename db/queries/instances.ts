@@ -1,9 +1,8 @@
 /** Instances: one row per replica, with its health counters and latest resource usage. */
 import { and, asc, eq, ne, sql } from 'drizzle-orm';
-import type { Database } from '../client.js';
+import { queryRows, type Database } from '../client.js';
 import { withDbErrors } from '../errors.js';
 import { instances, type HealthStatus, type Instance, type InstanceStatus, type NewInstance } from '../schema.js';
-import { queryRows } from '../client.js';
 
 /** An instances row as `row_to_json` spells it. */
 export interface InstanceJson {
@@ -127,7 +126,7 @@ export interface ProbeOutcome {
  */
 export async function recordProbe(tx: Database, id: number, probe: ProbeInput): Promise<ProbeOutcome | null> {
   const at = probe.at.toISOString();
-  const [row] = await queryRows<{
+  const [row] = await withDbErrors(() => queryRows<{
     previous: HealthStatus | null;
     health_status: HealthStatus;
     consecutive_failures: number;
@@ -162,7 +161,7 @@ export async function recordProbe(tx: Database, id: number, probe: ProbeInput): 
       WHERE i.id = c.id
       RETURNING c.health_status AS previous, i.health_status, i.consecutive_failures,
         i.consecutive_successes, i.failure_count`,
-  );
+  ));
   if (!row) return null;
   const previous = row.previous ?? 'unknown';
   return {
@@ -209,6 +208,6 @@ export async function updateInstanceStats(db: Database, rows: InstanceStats[]): 
 
 /** Forgets an instance; false when it was already gone. */
 export async function deleteInstance(tx: Database, id: number): Promise<boolean> {
-  const deleted = await tx.delete(instances).where(eq(instances.id, id)).returning({ id: instances.id });
+  const deleted = await withDbErrors(() => tx.delete(instances).where(eq(instances.id, id)).returning({ id: instances.id }));
   return deleted.length > 0;
 }

@@ -1,8 +1,7 @@
 /** Metrics: raw samples in, window aggregates for the scaler, history for the API. */
 import { and, asc, desc, eq, gte, inArray, lt, sql } from 'drizzle-orm';
 import { validationError, type FieldIssue } from '../../functions/core/errors.js';
-import type { Database } from '../client.js';
-import { queryRows } from '../client.js';
+import { queryRows, type Database } from '../client.js';
 import { withDbErrors } from '../errors.js';
 import { metrics, type AggregationLevel, type MetricType } from '../schema.js';
 
