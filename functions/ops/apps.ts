@@ -278,6 +278,8 @@ export const DEFAULT_WAIT_TIMEOUT_MS = 60_000;
  */
 export async function startApp(deps: OpsDeps, name: string, options: StartOptions = {}): Promise<ReplicaChangeAnswer> {
   const requested = options.replicas === undefined ? undefined : checkReplicas(options.replicas, 1, ' (to stop the app, use stop)');
+  // Checked before ensureApp, so that a mistyped name creates nothing in the runtime.
+  if (!(await getApp(deps.db.$primary, name))) throw appNotFound(name);
   await runtimeCall(`Preparing the runtime for app '${name}'`, () => deps.runtime.ensureApp(name));
   const decided = await deps.db.transaction(async (tx) => {
     const app = await lockApp(tx, name);

@@ -367,7 +367,7 @@ describeEachTarget(
     });
 
     it('scales within the policy bounds in auto mode, starting the cooldown, and rejects bad counts', async () => {
-      const { deps, clock } = fakeDeps(t.db);
+      const { deps, clock, runtime } = fakeDeps(t.db);
       await registerApp(deps, appDoc('auto', { mode: 'auto', minReplicas: 2, maxReplicas: 4 }));
       const started = await startApp(deps, 'auto');
       expect(started).toMatchObject({ current_replicas: 2 });
@@ -385,6 +385,7 @@ describeEachTarget(
       expect(await codeOf(scaleApp(deps, 'auto', 2.5))).toBe('VALIDATION_ERROR');
       expect(await codeOf(scaleApp(deps, 'nope', 1))).toBe('APP_NOT_FOUND');
       expect(await codeOf(startApp(deps, 'nope'))).toBe('APP_NOT_FOUND');
+      expect(runtime.apps.has('nope')).toBe(false);
       expect(await codeOf(stopApp(deps, 'nope'))).toBe('APP_NOT_FOUND');
       expect(await codeOf(deleteApp(deps, 'nope'))).toBe('APP_NOT_FOUND');
     });
