@@ -83,8 +83,10 @@ export const applications = pgTable(
     desiredReplicas: integer('desired_replicas').default(0),
     lastScaledAt: tz('last_scaled_at'),
     mode: varchar('mode', { length: 20 }).default('auto').$type<AppMode>(),
-    // Added: every spec change bumps the revision; replicas of an older revision are
-    // replaced one at a time by the reconciler (rolling update).
+    // Added: a spec change that alters what runs (image, command, env, resources, port,
+    // labels, stop grace) bumps the revision; replicas of an older revision are replaced
+    // one at a time by the reconciler (rolling update). Scaling and health-check changes
+    // apply without restarting anything.
     revision: integer('revision').notNull().default(1),
   },
   (t) => [
