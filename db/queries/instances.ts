@@ -144,6 +144,14 @@ export async function recordProbe(tx: Database, id: number, probe: ProbeInput): 
           CASE WHEN ${probe.ok}::boolean THEN 0 ELSE failures + 1 END AS failures,
           CASE WHEN ${probe.ok}::boolean THEN successes + 1 ELSE 0 END AS successes
         FROM old
+      ),
+      judged AS (
+        SELECT c.*, CASE
+          WHEN c.failures >= ${probe.failureThreshold}::int THEN 'unhealthy'
+          WHEN c.successes >= ${probe.successThreshold}::int THEN 'healthy'
+          ELSE coalesce(c.health_status, 'unknown')
+        END AS next_health
+        FROM counted c
       )
       UPDATE instances i SET
         consecutive_failures = c.failures,
@@ -151,13 +159,11 @@ export async function recordProbe(tx: Database, id: number, probe: ProbeInput): 
         failure_count = coalesce(i.failure_count, 0) + CASE WHEN ${probe.ok}::boolean THEN 0 ELSE 1 END,
         last_failure_at = CASE WHEN ${probe.ok}::boolean THEN i.last_failure_at ELSE ${at}::timestamptz END,
         last_health_check = ${at}::timestamptz,
-        health_status = CASE
-          WHEN c.failures >= ${probe.failureThreshold}::int THEN 'unhealthy'
-          WHEN c.successes >= ${probe.successThreshold}::int THEN 'healthy'
-          ELSE coalesce(c.health_status, 'unknown')
-        END,
-        updated_at = now()
-      FROM counted c
+        health_status = c.next_health,
+        -- Only a change of health is a change of the row: drains and start back-offs are
+        -- timed from updated_at, and probes every few seconds must not keep resetting them.
+        updated_at = CASE WHEN c.next_health IS DISTINCT FROM c.health_status THEN now() ELSE i.updated_at END
+      FROM judged c
       WHERE i.id = c.id
       RETURNING c.health_status AS previous, i.health_status, i.consecutive_failures,
         i.consecutive_successes, i.failure_count`,
@@ -183,7 +189,8 @@ export interface InstanceStats {
 
 /**
  * Stores the latest usage of many instances in one statement (arrays bound as four
- * parameters, whatever the count). Returns how many instances were updated.
+ * parameters, whatever the count). Returns how many instances were updated. It leaves
+ * updated_at alone: drains are timed from it, and samples arrive more often than drains end.
  */
 export async function updateInstanceStats(db: Database, rows: InstanceStats[]): Promise<number> {
   if (rows.length === 0) return 0;
@@ -192,7 +199,7 @@ export async function updateInstanceStats(db: Database, rows: InstanceStats[]): 
       db,
       sql`
         UPDATE instances i SET
-          cpu_percent = s.cpu, memory_percent = s.mem, memory_usage_bytes = s.bytes, updated_at = now()
+          cpu_percent = s.cpu, memory_percent = s.mem, memory_usage_bytes = s.bytes
         FROM unnest(
           ${sql.param(rows.map((r) => r.containerId))}::varchar[],
           ${sql.param(rows.map((r) => r.cpuPercent))}::real[],

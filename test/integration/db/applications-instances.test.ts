@@ -242,6 +242,19 @@ describeEachTarget('applications and instances queries', (t) => {
     expect(invalid.details).toMatchObject({ issues: [{ path: 'memory_percent' }] });
   });
 
+  it('probes that do not change health, and stats, leave updated_at alone (drains are timed from it)', async () => {
+    await insertApp(t.db.$primary, { name: 'ua-app', spec: spec('a:1') });
+    const { id, containerId } = await createInstance(t.db.$primary, instance('ua-app', 0, { status: 'draining' }));
+    const stamp = async () => (await t.db.$primary.select().from(instances).where(eq(instances.id, id)))[0]!.updatedAt!.getTime();
+    const before = await stamp();
+    await updateInstanceStats(t.db.$primary, [{ containerId, cpuPercent: 5, memoryPercent: 5, memoryUsageBytes: 5 }]);
+    await recordProbe(t.db.$primary, id, { ok: false, at: new Date(), failureThreshold: 3, successThreshold: 1 });
+    expect(await stamp()).toBe(before);
+    await recordProbe(t.db.$primary, id, { ok: true, at: new Date(), failureThreshold: 3, successThreshold: 1 });
+    expect(await stamp()).toBeGreaterThanOrEqual(before);
+    expect((await listInstances(t.db.$primary, 'ua-app'))[0]!.healthStatus).toBe('healthy');
+  });
+
   it('deleteInstance removes one instance and reports whether there was one', async () => {
     await insertApp(t.db.$primary, { name: 'di-app', spec: spec('a:1') });
     const created = await createInstance(t.db.$primary, instance('di-app', 0));
