@@ -1,0 +1,41 @@
+/**
+ * Authentication and scopes. Every route but the public ones needs `Authorization: Bearer
+ * <key>`. Reading needs read scope; changing apps (any method but GET/HEAD) needs write;
+ * managing keys (/api/v1/keys) needs admin.
+ */
+import type { MiddlewareHandler } from 'hono';
+import { OrchestryError } from '../../core/errors.js';
+import type { ApiKeyScope } from '../../../db/schema.js';
+import type { Deps } from '../../deps.js';
+import type { AppEnv } from '../context.js';
+import { KeyAuthenticator, MAX_TOKEN_LENGTH, scopeAllows } from '../keys.js';
+
+export function requiredScope(method: string, path: string): ApiKeyScope {
+  if (path === '/api/v1/keys' || path.startsWith('/api/v1/keys/')) return 'admin';
+  return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
+}
+
+const unauthorized = (message: string) =>
+  new OrchestryError('UNAUTHORIZED', message, { fix: 'send Authorization: Bearer <key>; an admin makes keys with POST /api/v1/keys' });
+
+export function authenticate(deps: Deps): MiddlewareHandler<AppEnv> {
+  const keys = new KeyAuthenticator(deps);
+  return async (c, next) => {
+    const header = c.req.header('authorization');
+    if (!header) throw unauthorized('Missing API key');
+    const match = /^Bearer +(\S+) *$/i.exec(header);
+    if (!match) throw unauthorized('The Authorization header must be "Bearer <key>"');
+    const token = match[1]!;
+    const principal = token.length <= MAX_TOKEN_LENGTH ? await keys.authenticate(token) : null;
+    if (!principal) throw unauthorized('The API key is not valid (unknown or revoked)');
+    c.set('principal', principal);
+    const needed = requiredScope(c.req.method, c.req.path);
+    if (!scopeAllows(principal.scope, needed)) {
+      throw new OrchestryError('FORBIDDEN', `This key has ${principal.scope} scope; ${c.req.method} ${c.req.path} needs ${needed}`, {
+        scope: principal.scope,
+        required_scope: needed,
+      });
+    }
+    await next();
+  };
+}

@@ -1,0 +1,99 @@
+/** API keys (admin scope): make one (its secret is shown once), list them, revoke one. */
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { insertApiKey, listApiKeys, revokeApiKey } from '../../../db/queries/api-keys.js';
+import { API_KEY_SCOPES, type ApiKey } from '../../../db/schema.js';
+import { OrchestryError } from '../../core/errors.js';
+import type { Deps } from '../../deps.js';
+import type { AppEnv } from '../context.js';
+import { generateKey } from '../keys.js';
+import { lockActiveAdminKeys } from '../queries.js';
+import { errorResponses, json, KeySchema, secured, wholeNumber } from '../schemas.js';
+
+const CreateKeyBody = z
+  .strictObject({
+    name: z
+      .string({ error: 'name must be text' })
+      .trim()
+      .min(1, { error: 'name must not be empty' })
+      .max(100, { error: 'name is at most 100 characters' })
+      .regex(/^[^\p{Cc}]*$/u, { error: 'name must not contain control characters' })
+      .openapi({ example: 'ci-deployer' }),
+    scope: z.enum(API_KEY_SCOPES, { error: 'scope must be read, write or admin' }),
+  })
+  .openapi('CreateKeyRequest');
+
+const KeyIdParams = z.object({ id: wholeNumber('id', 1, 2_147_483_647).openapi({ param: { name: 'id', in: 'path' }, example: 3 }) });
+
+const keyToApi = (key: ApiKey) => ({
+  id: key.id,
+  name: key.name,
+  scope: key.scope,
+  prefix: key.prefix,
+  created_at: key.createdAt.toISOString(),
+  last_used_at: key.lastUsedAt ? key.lastUsedAt.toISOString() : null,
+  revoked_at: key.revokedAt ? key.revokedAt.toISOString() : null,
+});
+
+const keyNotFound = (id: number) => new OrchestryError('NOT_FOUND', `No API key with id ${id}`, { id });
+
+export function keyRoutes(app: OpenAPIHono<AppEnv>, deps: Deps): void {
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/v1/keys',
+      tags: ['keys'],
+      summary: 'Create an API key; the answer is the only time its secret is shown',
+      security: secured,
+      request: { body: { required: true, content: { 'application/json': { schema: CreateKeyBody } } } },
+      responses: {
+        201: json(KeySchema.extend({ key: z.string(), message: z.string() }).openapi('CreatedKey'), 'Created'),
+        ...errorResponses(413, 415),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const made = generateKey();
+      const row = await insertApiKey(deps.db, { name: body.name, scope: body.scope, prefix: made.prefix, keyHash: made.keyHash });
+      c.get('log').info('api key created', { id: row.id, scope: row.scope });
+      return c.json({ ...keyToApi(row), key: made.key, message: 'Store this key now: it is not shown again' }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/keys',
+      tags: ['keys'],
+      summary: 'Every key, revoked ones included (never their secrets)',
+      security: secured,
+      responses: { 200: json(z.object({ keys: z.array(KeySchema) }).openapi('KeyList'), 'Keys'), ...errorResponses() },
+    }),
+    async (c) => c.json({ keys: (await listApiKeys(deps.db.$primary)).map(keyToApi) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/api/v1/keys/{id}',
+      tags: ['keys'],
+      summary: 'Revoke a key (it stops working at once)',
+      security: secured,
+      request: { params: KeyIdParams },
+      responses: { 200: json(KeySchema.extend({ message: z.string() }).openapi('RevokedKey'), 'Revoked'), ...errorResponses(404, 409) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const revoked = await deps.db.transaction(async (tx) => {
+        const activeAdmins = await lockActiveAdminKeys(tx);
+        // Without ORCHESTRY_ADMIN_TOKEN, the last admin key is the only way back in.
+        if (deps.config.adminToken === undefined && activeAdmins.length === 1 && activeAdmins[0] === id) {
+          throw new OrchestryError('CONFLICT', 'This is the last active admin key; create another admin key before revoking it', { id });
+        }
+        return revokeApiKey(tx, id);
+      });
+      if (!revoked) throw keyNotFound(id);
+      c.get('log').info('api key revoked', { id });
+      return c.json({ ...keyToApi(revoked), message: `Key ${id} (${revoked.name}) revoked` }, 200);
+    },
+  );
+}
