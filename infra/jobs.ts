@@ -1,9 +1,9 @@
 /**
  * The scheduled jobs. EventBridge cannot schedule below one minute, so the scaler and the
  * prober are invoked every minute and loop at their own period (SCALER_PERIOD_SECONDS,
- * PROBER_PERIOD_SECONDS) inside the invocation; their timeout is above a minute so a loop
- * can finish its last tick. Reserved concurrency 1 keeps one loop of each running at a time,
- * and a tick that cannot start within a minute is dropped rather than queued behind the next.
+ * PROBER_PERIOD_SECONDS) inside the invocation. Reserved concurrency 1 keeps one loop of each
+ * running at a time, and an invocation that cannot start within a minute is dropped rather
+ * than queued behind the next.
  */
 import { Duration } from 'aws-cdk-lib/core';
 import { Cron, Function, dependsOn, use, type FunctionProps, type StackContext } from 'sst/constructs';
@@ -15,7 +15,12 @@ import { Network } from './network.js';
 import { metricReads, replicaRouting, taskLifecycle, type RuntimeResources } from './runtime-access.js';
 import { runtimeEnvironment } from './runtime-environment.js';
 
-export const LOOPING_JOB_TIMEOUT_SECONDS = 90;
+/**
+ * The loop (functions/jobs/job.ts) stops once less than the wait, one more period and a 3 s
+ * margin remain. At 70 s with a 10 s period its last tick is the one at :50, so each
+ * invocation ends before the next minute's starts, and a slow last tick still has time.
+ */
+export const LOOPING_JOB_TIMEOUT_SECONDS = 70;
 
 export function Jobs({ stack, app }: StackContext) {
   const settings = stageSettings(app);

@@ -3,16 +3,16 @@
  * credentials, no network, no `sst` CLI. It builds the same stacks `sst deploy` builds, for a
  * made-up account, with settings given as environment values.
  *
- * Without `bundle`, functions keep SST's inline placeholder code (what SST itself does in
- * tests: it bundles in App.finish(), which is then not called), so synthesis does not need the
- * handler files. With `bundle`, App.finish() runs SST's real esbuild build of every function,
- * exactly as a deploy would, into `outDir`.
+ * Functions keep SST's inline placeholder code, as in SST's own tests: SST bundles them in
+ * App.finish(), which needs the handler files. bundleFunction() runs that same build (SST's
+ * esbuild step, copyFiles included) for one function, into `outDir`.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Template } from 'aws-cdk-lib/assertions';
-import { App, getStack, type Stack } from 'sst/constructs';
+import { App, getStack, type Function, type Stack } from 'sst/constructs';
+import { useRuntimeHandlers } from 'sst/runtime/handlers.js';
 import { initProject, setProject, useProject } from 'sst/project.js';
 import { Api } from './api.js';
 import { Cluster } from './cluster.js';
@@ -35,8 +35,6 @@ export interface SynthOptions {
    * here are unset meanwhile, so a developer's `.env` cannot change what is synthesized.
    */
   env?: Partial<Record<SettingVariable, string>>;
-  /** Run SST's real function build (esbuild) as `sst deploy` does. */
-  bundle?: boolean;
   /** Where SST writes its generated types and build artifacts; keeps runs apart from each other and from `.sst`. */
   outDir: string;
   account?: string;
@@ -69,7 +67,6 @@ export async function synthesize(options: SynthOptions): Promise<Synthesized> {
     orchestryStacks(built);
     return built;
   });
-  if (options.bundle) await app.finish();
 
   const stacks = mapStacks((fn) => getStack(fn));
   const templates = mapStacks((_, name) => Template.fromStack(stacks[name]));
@@ -95,4 +92,22 @@ function withEnv<T>(env: Partial<Record<SettingVariable, string>>, build: () => 
       else process.env[key] = value;
     }
   }
+}
+
+export interface Bundle {
+  /** The Lambda handler setting, relative to the bundle's root. */
+  handler: string;
+  /** The bundle's root: what is zipped and uploaded. */
+  dir: string;
+  /** The handler's module inside `dir`. */
+  entry: string;
+}
+
+/** SST's deploy build of one function (what App.finish() runs for each), after synthesize(). */
+export async function bundleFunction(fn: Function): Promise<Bundle> {
+  const result = await useRuntimeHandlers().build(fn.node.addr, 'deploy');
+  if (result.type === 'error') throw new Error(`SST could not bundle ${fn.node.path}:\n${result.errors.join('\n')}`);
+  // "functions/api/lambda.handler" is exported by functions/api/lambda.mjs (SST bundles ESM).
+  const file = result.handler.slice(0, result.handler.lastIndexOf('.'));
+  return { handler: result.handler, dir: result.out, entry: path.join(result.out, `${file}.mjs`) };
 }
