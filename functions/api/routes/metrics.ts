@@ -5,7 +5,7 @@ import { AGGREGATION_LEVELS, METRIC_TYPES, type MetricType, type RollupWidth } f
 import { validationError } from '../../core/errors.js';
 import type { Deps } from '../../deps.js';
 import type { AppEnv } from '../context.js';
-import { rollupHistory } from '../queries.js';
+import { rollupHistory, type RollupHistory } from '../queries.js';
 import { AppNameParams, durationSeconds, durationText, errorResponses, json, secured } from '../schemas.js';
 import { findApp } from './apps.js';
 
@@ -182,8 +182,13 @@ export function metricRoutes(app: OpenAPIHono<AppEnv>, deps: Deps): void {
       const to = deps.now();
       const from = new Date(to.getTime() - historySeconds * 1000);
       const metricTypes = types as MetricType[] | undefined;
-      const width: RollupWidth | null = intervalSeconds % 3600 === 0 ? '1h' : intervalSeconds % 60 === 0 ? '1m' : null;
-      const rolled = width ? await rollupHistory(deps.db, name, { from, to, width, intervalSeconds, metricTypes }) : null;
+      // The widest rollups that divide the interval and exist: hourly ones, else per-minute ones.
+      const widths: RollupWidth[] = [...(intervalSeconds % 3600 === 0 ? ['1h' as const] : []), ...(intervalSeconds % 60 === 0 ? ['1m' as const] : [])];
+      let rolled: RollupHistory | null = null;
+      for (const width of widths) {
+        rolled = await rollupHistory(deps.db, name, { from, to, width, intervalSeconds, metricTypes });
+        if (rolled.points.length > 0) break;
+      }
       const rawFrom = rolled?.coveredUntil && rolled.coveredUntil > from ? rolled.coveredUntil : from;
       const raw = rawFrom < to ? await metricHistory(deps.db, name, { from: rawFrom, to, intervalSeconds, metricTypes }) : [];
       const points = mergePoints([...(rolled?.points ?? []), ...raw]);
