@@ -1,13 +1,12 @@
 /**
- * What every Orchestry Lambda shares: runtime, bundling, a log group with retention, and the
- * plain environment that tells the ECS runtime where its cluster, network and load balancer are.
+ * What every Orchestry Lambda shares: the stage's settings, runtime and bundling defaults, and
+ * a log group with retention.
  */
 import { RemovalPolicy } from 'aws-cdk-lib/core';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { App, FunctionProps } from 'sst/constructs';
-import type { DeploySettings, LogRetentionDays } from './settings.js';
-import { readDeploySettings } from './settings.js';
+import { readDeploySettings, type DeploySettings, type LogRetentionDays } from './settings.js';
 
 export function stageSettings(app: App): DeploySettings {
   return readDeploySettings(app.stage, process.env);

@@ -34,7 +34,8 @@ export function Jobs({ stack, app }: StackContext) {
   const runtime: RuntimeResources = { ...cluster, listener: loadBalancer.listener };
   const environment = runtimeEnvironment({ network, loadBalancer, cluster, settings });
   const common: FunctionProps = {
-    bind: [secrets.DATABASE_URL, secrets.DATABASE_REPLICA_URL, secrets.ORCHESTRY_ADMIN_TOKEN],
+    // Jobs read the database; the admin token is the API's alone.
+    bind: [secrets.DATABASE_URL, secrets.DATABASE_REPLICA_URL],
     // A failed tick is not retried: the next one recomputes everything from the database.
     retryAttempts: 0,
   };
@@ -74,14 +75,15 @@ export function Jobs({ stack, app }: StackContext) {
     logGroup: functionLogGroup(stack, 'HealthProberLogs', settings),
   });
 
-  // Rollup and cleanup only touch the database, so they stay outside the VPC with no AWS permissions.
+  // Rollup and cleanup only touch the database: outside the VPC, no AWS permissions, no runtime.
+  const databaseOnly = { ORCHESTRY_RUNTIME: 'none' };
   const rollup = new Function(stack, 'MetricRollup', {
     ...common,
     handler: 'functions/jobs/metric-rollup.handler',
     description: 'Orchestry metric rollup: raw metrics into 1-minute and 1-hour rollups',
     timeout: 120,
     memorySize: 256,
-    environment,
+    environment: databaseOnly,
     logGroup: functionLogGroup(stack, 'MetricRollupLogs', settings),
   });
 
@@ -91,7 +93,7 @@ export function Jobs({ stack, app }: StackContext) {
     description: 'Orchestry cleanup: retention of events, metrics, rollups, stopped instances and job runs',
     timeout: 300,
     memorySize: 256,
-    environment,
+    environment: databaseOnly,
     logGroup: functionLogGroup(stack, 'CleanupLogs', settings),
   });
 

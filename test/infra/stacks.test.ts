@@ -348,7 +348,7 @@ describe('jobs', () => {
 describe('function environment', () => {
   it('tells the ECS runtime where its cluster, network, roles, logs and listener are', () => {
     const stack = (name: StackName) => demo.stacks[name];
-    for (const key of ['api', 'scaler', 'prober', 'rollup', 'cleanup'] as const) {
+    for (const key of ['api', 'scaler', 'prober'] as const) {
       const env = resolveImports(demo, orchestryFunction(demo, key).props.Environment.Variables);
       expect(env, key).toMatchObject({
         ORCHESTRY_RUNTIME: 'ecs',
@@ -377,6 +377,17 @@ describe('function environment', () => {
     );
   });
 
+  it('tells the database-only jobs and the migration that there is no runtime to drive', () => {
+    for (const key of ['rollup', 'cleanup'] as const) {
+      const env = orchestryFunction(demo, key).props.Environment.Variables;
+      expect(env.ORCHESTRY_RUNTIME, key).toBe('none');
+      expect(Object.keys(env).filter((name) => name.startsWith('ORCHESTRY_ECS_') || name.startsWith('ORCHESTRY_ALB_')), key).toEqual([]);
+    }
+    expect(Object.keys(orchestryFunction(demo, 'migrate').props.Environment.Variables).filter((n) => n.startsWith('ORCHESTRY_'))).toEqual([
+      'ORCHESTRY_MIGRATIONS_DIR',
+    ]);
+  });
+
   it('runs Node 20 on arm64 without X-Ray', () => {
     for (const key of Object.keys(ORCHESTRY_FUNCTIONS) as FunctionKey[]) {
       const { props } = orchestryFunction(demo, key);
@@ -387,13 +398,14 @@ describe('function environment', () => {
 });
 
 describe('secrets', () => {
+  const database = ['DATABASE_URL', 'DATABASE_REPLICA_URL'];
   const bound: Record<FunctionKey, string[]> = {
     migrate: ['DATABASE_URL'],
     api: SECRET_NAMES,
-    scaler: SECRET_NAMES,
-    prober: SECRET_NAMES,
-    rollup: SECRET_NAMES,
-    cleanup: SECRET_NAMES,
+    scaler: database,
+    prober: database,
+    rollup: database,
+    cleanup: database,
   };
 
   it('are bound as SST secrets: a placeholder in the environment, the value fetched from SSM at runtime', () => {
