@@ -163,7 +163,8 @@ export class NoRuntime implements ContainerRuntime {
   readonly kind = 'none' as unknown as ContainerRuntime['kind'];
   constructor(private readonly reason: string) {}
 
-  private unavailable(): OrchestryError {
+  /** The error every start or stop answers; the API raises it before changing any desired state. */
+  unavailable(): OrchestryError {
     return new OrchestryError('RUNTIME_UNAVAILABLE', `Starting apps needs a Docker engine: ${this.reason}`, {
       runtime: 'none',
       fix: 'start Docker (or set ORCHESTRY_RUNTIME=docker) and restart Orchestry',

@@ -7,7 +7,7 @@ import { latestMetrics } from '../../../db/queries/metrics.js';
 import { appToApi, instanceToApi } from '../../../db/queries/serialize.js';
 import { APP_STATUSES, type Application } from '../../../db/schema.js';
 import { appNotFound, validationError } from '../../core/errors.js';
-import { opsDeps, type Deps } from '../../deps.js';
+import { NoRuntime, opsDeps, type Deps } from '../../deps.js';
 import { deleteApp, registerApp, scaleApp, startApp, stopApp, updateSpec, type ReplicaChangeAnswer } from '../../ops/apps.js';
 import { waitForReplicas } from '../../ops/wait.js';
 import type { AppEnv } from '../context.js';
@@ -111,6 +111,14 @@ function withWaitOutcome(answer: ReplicaChangeAnswer, seconds: number) {
     timed_out: true,
     message: `${answer.message}; after ${seconds}s, ${notReady.length} replica${notReady.length === 1 ? ' is' : 's are'} not ready: ${list}`,
   };
+}
+
+/**
+ * Without a runtime nothing can start: refuse before recording a desired state that could
+ * never be reached (the runtime is chosen when the process starts).
+ */
+function requireRuntime(deps: Deps): void {
+  if (deps.runtime instanceof NoRuntime) throw deps.runtime.unavailable();
 }
 
 export function appRoutes(app: OpenAPIHono<AppEnv>, deps: Deps): void {
@@ -254,6 +262,7 @@ export function appRoutes(app: OpenAPIHono<AppEnv>, deps: Deps): void {
       const { name } = c.req.valid('param');
       const body = c.req.valid('json');
       const seconds = waitSeconds(deps, body.timeout, DEFAULT_WAIT_SECONDS);
+      requireRuntime(deps);
       const answer = await startApp(ops, name, { replicas: body.replicas, wait: body.wait, timeoutMs: seconds * 1000 });
       return c.json(withWaitOutcome(answer, seconds), 200);
     },
@@ -291,6 +300,7 @@ export function appRoutes(app: OpenAPIHono<AppEnv>, deps: Deps): void {
       const { name } = c.req.valid('param');
       const body = c.req.valid('json');
       const seconds = waitSeconds(deps, body.timeout, DEFAULT_WAIT_SECONDS);
+      if (body.replicas > 0) requireRuntime(deps);
       const answer = await scaleApp(ops, name, body.replicas);
       if (!body.wait) return c.json(answer, 200);
       const waited = await waitForReplicas(ops, name, { timeoutMs: seconds * 1000, healthy: true });

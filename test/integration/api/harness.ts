@@ -95,7 +95,10 @@ export function makeHarness(
 }
 
 /** A spec document (JSON form) for an app of this name. */
-export function specOf(name: string, overrides: { image?: string; scaling?: Record<string, unknown>; healthCheck?: Record<string, unknown> } = {}) {
+export function specOf(
+  name: string,
+  overrides: { image?: string; scaling?: Record<string, unknown>; healthCheck?: Record<string, unknown>; drainSeconds?: number } = {},
+) {
   return {
     apiVersion: 'v1',
     kind: 'App',
@@ -103,6 +106,7 @@ export function specOf(name: string, overrides: { image?: string; scaling?: Reco
     spec: { type: 'http', image: overrides.image ?? 'registry.example.com/web:1.0.0', ports: [{ containerPort: 8080, protocol: 'HTTP' }] },
     scaling: { mode: 'auto', minReplicas: 1, maxReplicas: 5, ...overrides.scaling },
     healthCheck: overrides.healthCheck ?? { enabled: false },
+    ...(overrides.drainSeconds === undefined ? {} : { termination: { drainSeconds: overrides.drainSeconds } }),
   };
 }
 
