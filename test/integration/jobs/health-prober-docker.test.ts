@@ -2,13 +2,14 @@
  * The prober and the replacement path against real containers: the test image serves /health
  * until its /cgi-bin/fail script removes it, after which the replica must be found unhealthy,
  * taken out of routing, stopped, and replaced by a new container that passes its checks.
- * Skipped without a Docker engine, except under CI=true.
+ * The collector reads the same containers' stats. Skipped without a Docker engine, except under CI=true.
  */
 import Docker from 'dockerode';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LABELS } from '../../../functions/runtime/names.js';
 import { DockerRuntime } from '../../../functions/runtime/docker.js';
 import { probeApp, run } from '../../../functions/jobs/health-prober.js';
+import { run as collect } from '../../../functions/jobs/metric-collector.js';
 import { opsDepsOf } from '../../../functions/jobs/job.js';
 import { registerApp, startApp } from '../../../functions/ops/apps.js';
 import { openTestDb, type TestDb } from '../../support/db.js';
@@ -60,6 +61,12 @@ describeDocker('health prober against real containers', () => {
     const healthy = () => liveSlots(db.db, app).then((rows) => rows.length === 2 && rows.every((r) => r.healthStatus === 'healthy') && rows);
     const before = await tickUntil('both replicas healthy', 30_000, () => run(deps, new Date()), healthy);
     const victim = before[0]!;
+
+    // The collector reads the engine's stats of both containers.
+    const collected = await collect(deps, new Date());
+    expect(collected.counts).toMatchObject({ replicas: 2, collected: 2, samples: 6, instances_updated: 2, stats_failures: 0 });
+    const usage = await liveSlots(db.db, app);
+    expect(usage.every((r) => (r.memoryUsageBytes ?? 0) > 0)).toBe(true);
 
     const flipped = await fetch(`http://${victim.ip}:${victim.port}/cgi-bin/fail`, { signal: AbortSignal.timeout(5000) });
     expect(flipped.status).toBe(200);
