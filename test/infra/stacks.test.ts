@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { useFunctions } from 'sst/constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOOPING_JOB_TIMEOUT_SECONDS } from '../../infra/jobs.js';
 import { synthesize, type StackName, type Synthesized } from '../../infra/synth.js';
@@ -46,6 +47,7 @@ beforeAll(async () => {
   try {
     Object.assign(process.env, SECRET_CANARIES);
     demo = await synthesize({ stage: 'demo', outDir: path.join(outDir, 'demo') });
+    // Synthesized last: SST's registry of function build settings (useFunctions) is production's.
     production = await synthesize({
       stage: 'production',
       outDir: path.join(outDir, 'production'),
@@ -388,11 +390,16 @@ describe('function environment', () => {
     ]);
   });
 
-  it('runs Node 20 on arm64 without X-Ray', () => {
+  it('builds every function for Node 20 on arm64, as readable ESM, without X-Ray', () => {
     for (const key of Object.keys(ORCHESTRY_FUNCTIONS) as FunctionKey[]) {
-      const { props } = orchestryFunction(demo, key);
+      const { props } = orchestryFunction(production, key);
       expect(props.Architectures, key).toEqual(['arm64']);
       expect(props.TracingConfig, key).toBeUndefined();
+      // The runtime and bundling SST applies when it replaces the placeholder code at deploy.
+      const { stack, id } = ORCHESTRY_FUNCTIONS[key];
+      const build = useFunctions().fromID(production.stacks[stack].node.findChild(id).node.addr);
+      expect(build?.runtime, key).toBe('nodejs20.x');
+      expect(build?.nodejs, key).toMatchObject({ format: 'esm', minify: false, sourcemap: false });
     }
   });
 });
