@@ -340,9 +340,6 @@ export async function run(deps: Deps, now: Date): Promise<JobRunSummary> {
   });
 }
 
-/** What the dev process calls on its timer (the same run as the Lambda's). */
-export const tick = run;
-
 export const handler = scheduledHandler('health-prober', run, (config) => config.jobs.proberPeriodSeconds);
 
 export interface ReplicaProbeReport {

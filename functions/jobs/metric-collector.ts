@@ -71,7 +71,4 @@ export async function run(deps: Deps, now: Date): Promise<JobRunSummary> {
   return runJob(deps, 'metric-collector', now, () => collect(deps, now));
 }
 
-/** What the dev process calls on its timer (the same run as the Lambda's). */
-export const tick = run;
-
 export const handler = scheduledHandler('metric-collector', run);

@@ -56,7 +56,4 @@ export async function run(deps: Deps, now: Date): Promise<JobRunSummary> {
   return runJob(deps, 'metric-rollup', now, () => rollup(deps, now));
 }
 
-/** What the dev process calls on its timer (the same run as the Lambda's). */
-export const tick = run;
-
 export const handler = scheduledHandler('metric-rollup', run);

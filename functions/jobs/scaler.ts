@@ -137,9 +137,6 @@ export async function run(deps: Deps, now: Date): Promise<JobRunSummary> {
   return runJob(deps, 'scaler', now, async () => (await evaluateAll(deps, now)).counts);
 }
 
-/** What the dev process calls on its timer (the same run as the Lambda's). */
-export const tick = run;
-
 export const handler = scheduledHandler('scaler', run, (config) => config.jobs.scalerPeriodSeconds);
 
 export interface ScalingExplanation {

@@ -1,4 +1,4 @@
-import { desc, eq, gt } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDb, type DbHandle } from '../../../db/client.js';
 import { insertMetrics } from '../../../db/queries/metrics.js';
@@ -6,10 +6,7 @@ import { applications, jobRuns } from '../../../db/schema.js';
 import { OrchestryError } from '../../../functions/core/errors.js';
 import { JOB_LEASE_SECONDS, loopUntilTimeUp, runJob, type JobRunSummary } from '../../../functions/jobs/job.js';
 import { run as runScaler } from '../../../functions/jobs/scaler.js';
-import { startJobTimers } from '../../../functions/jobs/timers.js';
-import { JOB_NAMES } from '../../../db/schema.js';
 import { describeEachTarget, pollUntil } from '../../support/db.js';
-import { FakeRuntime } from '../../support/fake-runtime.js';
 import { depsWith, eventsOf, jobDeps, runsOf, startedApp } from './helpers.js';
 
 describeEachTarget(
@@ -96,28 +93,6 @@ describeEachTarget(
       expect(app!.desiredReplicas).toBe((scaling[0]!.details as { to: number }).to);
       const runs = await runsOf(t.db, 'scaler');
       expect(runs.filter((r) => r.outcome === 'skipped').map((r) => r.id)).toContain(second.id);
-    });
-
-    it('the dev timers tick every job, one run of a job at a time, until stopped', async () => {
-      const deps = depsWith(t.db, new FakeRuntime(), { now: () => new Date() });
-      const [last] = await t.db.$primary.select({ id: jobRuns.id }).from(jobRuns).orderBy(desc(jobRuns.id)).limit(1);
-      const since = last?.id ?? 0;
-      const timers = startJobTimers(deps, { scaler: 0.2, 'health-prober': 0.2, 'metric-collector': 0.2, 'metric-rollup': 0.2, cleanup: 0.2 });
-      const newRuns = () => t.db.$primary.select().from(jobRuns).where(gt(jobRuns.id, since));
-      try {
-        await pollUntil(async () => {
-          const runs = await newRuns();
-          return JOB_NAMES.every((job) => runs.filter((r) => r.job === job && r.outcome === 'succeeded').length >= 2);
-        }, 'two succeeded runs of every job');
-      } finally {
-        await timers.stop();
-      }
-      const runs = await newRuns();
-      expect(runs.filter((r) => r.outcome !== 'succeeded')).toEqual([]);
-      const count = runs.length;
-      // Stopped means stopped: no run starts afterwards.
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(await newRuns()).toHaveLength(count);
     });
   },
   { targets: ['pglite', 'pg'] },
