@@ -35,7 +35,6 @@ export interface ScalerView {
 }
 
 export interface Scaler {
-  readonly name: string;
   readonly periodSeconds: number;
   /** The count wanted from now on. */
   evaluate(view: ScalerView): number;
@@ -80,12 +79,10 @@ export function windowOf(samples: readonly Sample[], now: number, windowSeconds:
 
 /** Orchestry: decide() every 10 s, carrying lastScaledAt and the recommendation history like the scaler job. */
 export class OrchestryScaler implements Scaler {
-  readonly name = 'orchestry';
   readonly periodSeconds = 10;
   private lastScaledAt: Date | null = null;
   private recommendations: Recommendation[] = [];
   private lastReason: ScalingReason | undefined;
-  readonly reasons = new Map<ScalingReason, number>();
 
   constructor(private readonly policy: ScalingPolicy) {}
 
@@ -110,7 +107,6 @@ export class OrchestryScaler implements Scaler {
       this.policy.stabilizationWindowSeconds,
     );
     this.lastReason = decision.reason;
-    this.reasons.set(decision.reason, (this.reasons.get(decision.reason) ?? 0) + 1);
     if (decision.desiredReplicas !== view.target) this.lastScaledAt = now;
     return decision.desiredReplicas;
   }
@@ -123,7 +119,6 @@ export class OrchestryScaler implements Scaler {
  * max(100 %, 4 pods) per 15 s.
  */
 export class HpaScaler implements Scaler {
-  readonly name = 'hpa';
   readonly periodSeconds = 15;
   private history: Array<{ at: number; replicas: number }> = [];
 
@@ -167,7 +162,6 @@ export class HpaScaler implements Scaler {
  * one; 300 s cooldown in both directions, during which it does not evaluate at all.
  */
 export class LegacyScaler implements Scaler {
-  readonly name = 'legacy';
   readonly periodSeconds = 10;
   private lastScaledAt = -Infinity;
   private lowEvaluations = 0;
