@@ -22,7 +22,10 @@ const ERROR_CODES = Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]];
 export const ErrorSchema = z
   .object({
     error: z.string().openapi({ description: 'What went wrong and how to fix it' }),
-    details: z.unknown().openapi({ description: 'Structured detail: for validation errors, `issues` lists each field with its problem' }),
+    details: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .openapi({ description: 'Structured detail: for validation errors, `issues` lists each field with its problem' }),
     code: z.enum(ERROR_CODES),
     timestamp: z.string().openapi({ format: 'date-time' }),
     request_id: z.string().openapi({ description: 'Also in the x-request-id header and the server log line' }),

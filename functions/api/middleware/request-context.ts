@@ -7,7 +7,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { Deps } from '../../deps.js';
 import type { AppEnv } from '../context.js';
 
-const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:=+/-]{1,128}$/;
 
 export function requestContext(deps: Pick<Deps, 'log'>): MiddlewareHandler<AppEnv> {
   return async (c, next) => {

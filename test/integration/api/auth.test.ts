@@ -28,7 +28,7 @@ describeEachTarget(
 
     describe('who may call', () => {
       it('answers 401 without a key, with a malformed header, and with an unknown key', async () => {
-        for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Bearer' }, { authorization: 'Bearer orch_unknown' }]) {
+        for (const headers of [{} as Record<string, string>, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Bearer' }, { authorization: 'Bearer orch_unknown' }]) {
           const answer = await h.call('GET', '/api/v1/apps', { key: null, headers });
           expect(answer.status, JSON.stringify(headers)).toBe(401);
           expectErrorShape(answer, 'UNAUTHORIZED');
