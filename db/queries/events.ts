@@ -10,11 +10,24 @@ export async function appendEvent(tx: Database, event: NewEvent): Promise<Event>
   return row!;
 }
 
-/** Appends many events in one statement, returned in the order given. */
+/**
+ * Rows per INSERT. A statement carries at most 65,535 parameters and an event row up to 11,
+ * so one statement for every event of a large batch (the scaler's first tick over 10,000 apps
+ * writes one per app) would be refused by the server.
+ */
+export const EVENTS_PER_STATEMENT = 5000;
+
+/**
+ * Appends many events, returned in the order given: one statement per 5,000. Call it inside
+ * the transaction of the change the events record, so that a batch is all or nothing.
+ */
 export async function appendEvents(tx: Database, rows: NewEvent[]): Promise<Event[]> {
   if (rows.length === 0) return [];
   return withDbErrors(async () => {
-    const inserted = await tx.insert(events).values(rows).returning();
+    const inserted: Event[] = [];
+    for (let i = 0; i < rows.length; i += EVENTS_PER_STATEMENT) {
+      inserted.push(...(await tx.insert(events).values(rows.slice(i, i + EVENTS_PER_STATEMENT)).returning()));
+    }
     // The ids come from one sequence in VALUES order.
     return inserted.sort((a, b) => a.id - b.id);
   });
