@@ -89,7 +89,10 @@ function openOne(driver: DriverName, url: string | undefined, config: DbConfig):
     }
     case 'pg': {
       if (!url) throw new Error('DATABASE_URL is required for the pg driver');
-      const pool = new pg.Pool({ connectionString: url, max: config.poolMax ?? 10 });
+      // JIT compilation (on by default) costs more than it saves on Orchestry's statements,
+      // which are many and short: on the scaler's one large read it took a third of the time
+      // (bench/, scaler_tick_10k). An `options` in the URL still wins over this default.
+      const pool = new pg.Pool({ connectionString: url, max: config.poolMax ?? 10, options: '-c jit=off' });
       // An idle client that loses its server emits 'error'; without a listener that
       // would end the process. The next query gets a fresh connection.
       pool.on('error', () => {});
