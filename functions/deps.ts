@@ -239,9 +239,11 @@ export async function secretsFromSst(env: Env): Promise<Env> {
   for (const name of ['DATABASE_URL', 'DATABASE_REPLICA_URL', 'ORCHESTRY_ADMIN_TOKEN']) {
     if (env[`SST_Secret_value_${name}`] === undefined) continue;
     const value = Config[name];
-    // An SST secret cannot be empty; "-" is how a stage says "not used" (e.g. no read replica).
-    if (value && value !== '-') out[name] = value;
+    if (value) out[name] = value;
   }
+  // An SST secret cannot be empty: a stage without a read replica sets the primary's URL again
+  // (docs/deploy.md), which means "no replica", not a second pool on the same database.
+  if (out.DATABASE_REPLICA_URL !== undefined && out.DATABASE_REPLICA_URL === out.DATABASE_URL) delete out.DATABASE_REPLICA_URL;
   return out;
 }
 

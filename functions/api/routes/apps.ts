@@ -193,8 +193,12 @@ export function appRoutes(app: OpenAPIHono<AppEnv>, deps: Deps): void {
       const checksEnabled = check?.enabled === true;
       const running = found.instances.filter((i) => i.status === 'running');
       const healthy = running.filter((i) => !checksEnabled || i.healthStatus === 'healthy');
-      const newest = Object.values(latest).reduce<Date | null>((max, m) => (m && (!max || m.at > max) ? m.at : max), null);
-      const value = (type: keyof typeof latest) => latest[type]?.value ?? null;
+      const shown = ['cpu_percent', 'memory_percent', 'rps', 'latency_p95', 'active_connections'] as const;
+      const newest = shown.reduce<Date | null>((max, type) => {
+        const at = latest[type]?.at;
+        return at && (!max || at > max) ? at : max;
+      }, null);
+      const value = (type: (typeof shown)[number]) => latest[type]?.value ?? null;
       return c.json(
         {
           ...appToApi(found.app),
