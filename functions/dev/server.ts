@@ -127,10 +127,13 @@ function banner(input: {
             `  Admin key  ${key}${bootstrap.source === 'created' ? ' (created now; keep it secret)' : ''}`,
             `             export ORCHESTRY_API_KEY=$(cat ${key})`,
           ];
-  const runtimeLine = input.runtime.ok
-    ? `  Runtime    ${input.runtime.kind}${input.runtime.detail ? ` (${input.runtime.detail})` : ''}`
-    : `  Runtime    NONE: ${input.runtime.detail ?? 'no container runtime'}.\n` +
-      '             Apps can be registered and the API works, but starting apps needs Docker: start it and restart.';
+  const runtimeLines = input.runtime.ok
+    ? [`  Runtime    ${input.runtime.kind}${input.runtime.detail ? ` (${input.runtime.detail})` : ''}`]
+    : [
+        '  Runtime    NONE: starting apps needs Docker, and no Docker engine answers.',
+        '             Everything else works. Start Docker, then restart the dev server.',
+        `             (${input.runtime.detail ?? 'no container runtime'})`,
+      ];
   return [
     'Orchestry dev server',
     `  API        ${apiUrl}/api/v1   (health: ${apiUrl}/health)`,
@@ -138,7 +141,7 @@ function banner(input: {
     `  Router     http://<app>.localhost:${routerPort}/  or  http://localhost:${routerPort}/<app>/`,
     ...keyLines,
     `  Database   ${input.database}`,
-    runtimeLine,
+    ...runtimeLines,
     `  Jobs       scaler ${jobs.scalerPeriodSeconds}s, prober ${jobs.proberPeriodSeconds}s, collector ${settings.collectorPeriodSeconds}s, ` +
       `rollup ${jobs.rollupPeriodSeconds}s, cleanup ${jobs.cleanupPeriodSeconds}s, reconcile ${settings.reconcilePeriodSeconds}s`,
     `  Try        curl -H "Authorization: Bearer ${bootstrap.source === 'env' ? '$ORCHESTRY_ADMIN_TOKEN' : '$ORCHESTRY_API_KEY'}" ${apiUrl}/api/v1/apps`,
