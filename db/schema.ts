@@ -388,7 +388,10 @@ export const eventsCompressed = pgTable(
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     hourBucket: tz('hour_bucket').notNull(),
-    appName: varchar('app_name', { length: 253 }).references(() => applications.name, { onDelete: 'set null' }),
+    // No foreign key: a summary outlives its app and keeps the app's name. With ON DELETE
+    // SET NULL, deleting a second app with a summary in the same hour and type would
+    // collide with the first one's (hour, NULL, type) under the NULLS NOT DISTINCT key.
+    appName: varchar('app_name', { length: 253 }),
     eventType: varchar('event_type', { length: 50 }).notNull().$type<EventType>(),
     eventCount: integer('event_count').notNull(),
     severityCounts: jsonb('severity_counts').notNull().$type<Partial<Record<Severity, number>>>(),

@@ -147,7 +147,6 @@ describeEachTarget('schema constraints', (t) => {
       () => db.insert(scalingPolicies).values({ appName: ghost }),
       () => db.insert(healthChecks).values({ appName: ghost, port: 80 }),
       () => db.insert(metricRollups).values({ ...rollup, appName: ghost }),
-      () => db.insert(eventsCompressed).values({ hourBucket: new Date(), appName: ghost, eventType: 'config', eventCount: 1, severityCounts: {}, sampleMessages: [] }),
       () => db.insert(scalingDecisions).values({ appName: ghost, evaluatedAt: new Date(), reason: 'r', currentReplicas: 1, desiredReplicas: 1, decision: {}, recommendations: [] }),
     ];
     for (const write of writes) {
@@ -187,7 +186,20 @@ describeEachTarget('schema constraints', (t) => {
     const [keptEvent] = await db.select().from(events).where(eq(events.id, event!.id));
     expect(keptEvent).toMatchObject({ message: 'kept', appName: null });
     const [keptSummary] = await db.select().from(eventsCompressed).where(eq(eventsCompressed.id, summary!.id));
-    expect(keptSummary).toMatchObject({ eventCount: 3, appName: null });
+    expect(keptSummary).toMatchObject({ eventCount: 3, appName: app });
+  });
+
+  it('deleting two apps whose event summaries share an hour and type keeps both summaries', async () => {
+    const db = t.db.$primary;
+    const hourBucket = new Date('2025-03-01T00:00:00Z');
+    for (const app of ['twin-a', 'twin-b']) {
+      await insertApp(db, { name: app, spec: spec('a:1') });
+      await db.insert(eventsCompressed).values({ hourBucket, appName: app, eventType: 'scaling', eventCount: 1, severityCounts: { info: 1 }, sampleMessages: ['m'] });
+    }
+    expect(await deleteApp(db, 'twin-a')).toBe(true);
+    expect(await deleteApp(db, 'twin-b')).toBe(true);
+    const kept = await db.select().from(eventsCompressed).where(eq(eventsCompressed.hourBucket, hourBucket));
+    expect(kept.map((k) => k.appName).sort()).toEqual(['twin-a', 'twin-b']);
   });
 
   it('the foreign keys declare exactly those ON DELETE rules', async () => {
@@ -198,7 +210,6 @@ describeEachTarget('schema constraints', (t) => {
     );
     expect(rows).toEqual([
       { child: 'events', rule: 'n' },
-      { child: 'events_compressed', rule: 'n' },
       { child: 'health_checks', rule: 'c' },
       { child: 'instances', rule: 'c' },
       { child: 'metric_rollups', rule: 'c' },
