@@ -55,6 +55,8 @@ export class AppMeter {
   maxActive = 0;
   /** Whether the last flush reported this app: it owes one zero sample when traffic stops. */
   reportedLastFlush = false;
+  /** When a flush last found traffic (ms since the epoch); zero samples follow it for a while. */
+  lastBusyAt: number | null = null;
   // A uniform reservoir (Algorithm R) keeps memory bounded under any load; below its size
   // the percentiles are exact.
   private latencies: number[] = [];

@@ -34,6 +34,13 @@ export interface RouterOptions {
   connectTimeoutMs?: number | undefined;
   /** Bodies of idempotent requests up to this size are held so the request can be retried. */
   retryBodyLimitBytes?: number | undefined;
+  /**
+   * After an app's traffic stops, it keeps getting rps-0 samples for this long (default
+   * 15 minutes). An app whose scaling window holds no samples has no rps input at all, and
+   * missing data never lets the scaler scale in; zero samples keep the window full for
+   * longer than any stabilization window, then stop so idle apps cost nothing.
+   */
+  quietReportingMs?: number | undefined;
   /** Latencies kept per app and interval for the percentiles (exact below this many requests). */
   latencyReservoirSize?: number | undefined;
   /** close() waits this long for requests in flight before cutting their connections. */
@@ -116,6 +123,10 @@ interface Exchange {
 
 export function createRouter(options: RouterOptions): Router {
   const flushIntervalMs = positive('flushIntervalMs', options.flushIntervalMs, 10_000);
+  const quietReportingMs = options.quietReportingMs ?? 15 * 60_000;
+  if (!Number.isFinite(quietReportingMs) || quietReportingMs < 0) {
+    throw new Error(`quietReportingMs must be a number of milliseconds >= 0 (got ${quietReportingMs})`);
+  }
   const targetsCacheMs = nonNegative('targetsCacheMs', options.targetsCacheMs, 1_000);
   const upstreamTimeoutMs = positive('upstreamTimeoutMs', options.upstreamTimeoutMs, 30_000);
   const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, 5_000);
@@ -401,8 +412,11 @@ export function createRouter(options: RouterOptions): Router {
     const due: Array<{ app: string; sample: RouterMetricsSample }> = [];
     for (const [app, meter] of meters) {
       const busy = meter.busy;
-      // An app that just went quiet gets one sample with rps 0, so the scaler sees the drop.
-      if (busy || meter.reportedLastFlush) due.push({ app, sample: meter.take(at, intervalMs) });
+      if (busy) meter.lastBusyAt = now;
+      // An app that went quiet keeps getting rps-0 samples for a while (at least one), so
+      // the scaler sees the drop and its window does not empty before it can scale in.
+      const recentlyBusy = meter.lastBusyAt !== null && now - meter.lastBusyAt <= quietReportingMs;
+      if (busy || meter.reportedLastFlush || recentlyBusy) due.push({ app, sample: meter.take(at, intervalMs) });
       meter.reportedLastFlush = busy;
     }
     for (const [app, entry] of targetCache) if (entry.expiresAt <= now) targetCache.delete(app);

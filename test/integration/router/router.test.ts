@@ -340,9 +340,22 @@ describe('metrics', () => {
     expect(samplesOf('broken')).toEqual([expect.objectContaining({ requests: 2, errors: 2, error_rate: 1, rps: 2, latency_p95: null })]);
   });
 
+  it('keeps sending rps-0 samples for quietReportingMs after traffic stops, then goes silent', async () => {
+    let now = 2_000_000;
+    const replica = await upstream('a');
+    const { router, port, samplesOf } = await startRouter({ targets: () => [replica.target], clock: () => now, quietReportingMs: 3_000 });
+    await send(port, { path: '/calm/x' });
+    for (let i = 0; i < 6; i++) {
+      now += 1_000;
+      await router.flush();
+    }
+    expect(samplesOf('calm').map((s) => s.requests)).toEqual([1, 0, 0, 0]);
+    expect(samplesOf('calm').slice(1).every((s) => s.rps === 0)).toBe(true);
+  });
+
   it('reports open connections every interval, then one rps-0 sample when traffic stops, then nothing', async () => {
     const replica = await upstream('a');
-    const { port, samplesOf } = await startRouter({ targets: () => [replica.target], flushIntervalMs: 200 });
+    const { port, samplesOf } = await startRouter({ targets: () => [replica.target], flushIntervalMs: 200, quietReportingMs: 0 });
 
     const held = Array.from({ length: 3 }, () => open(port, { path: '/busy/hold/1' }));
     const open3 = await pollUntil('a sample with 3 open connections', () =>
