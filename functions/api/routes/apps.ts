@@ -58,9 +58,12 @@ async function readSpecBody(c: Context<AppEnv>, parsedJson: unknown): Promise<{ 
   return { raw: parsedJson, type: 'json' };
 }
 
-/** An app read from the replica, or from the primary when the replica has not caught up. */
+/**
+ * An app, read on the primary: a client that has just changed it must see its change (a
+ * replica may lag). Listings, events and metrics read the replica.
+ */
 export async function findApp(deps: Deps, name: string): Promise<Application> {
-  const app = (await getApp(deps.db, name)) ?? (await getApp(deps.db.$primary, name));
+  const app = await getApp(deps.db.$primary, name);
   if (!app) throw appNotFound(name);
   return app;
 }
@@ -187,9 +190,9 @@ export function appRoutes(app: OpenAPIHono<AppEnv>, deps: Deps): void {
     }),
     async (c) => {
       const { name } = c.req.valid('param');
-      const found = (await getAppWithInstances(deps.db, name)) ?? (await getAppWithInstances(deps.db.$primary, name));
+      const found = await getAppWithInstances(deps.db.$primary, name);
       if (!found) throw appNotFound(name);
-      const [latest, check] = await Promise.all([latestMetrics(deps.db, name), getHealthCheck(deps.db, name)]);
+      const [latest, check] = await Promise.all([latestMetrics(deps.db, name), getHealthCheck(deps.db.$primary, name)]);
       const checksEnabled = check?.enabled === true;
       const running = found.instances.filter((i) => i.status === 'running');
       const healthy = running.filter((i) => !checksEnabled || i.healthStatus === 'healthy');

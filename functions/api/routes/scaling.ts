@@ -59,7 +59,7 @@ export function scalingRoutes(app: OpenAPIHono<AppEnv>, deps: Deps): void {
     async (c) => {
       const { name } = c.req.valid('param');
       const found = await findApp(deps, name);
-      const [policy, last] = await Promise.all([getPolicy(deps.db, name), lastDecision(deps.db, name)]);
+      const [policy, last] = await Promise.all([getPolicy(deps.db.$primary, name), lastDecision(deps.db, name)]);
       const { app_name: _name, ...fields } = policy ? policyToApi(policy) : { app_name: name };
       return c.json(
         {
