@@ -6,9 +6,9 @@
 import type { ResolvedConfig } from './config.js';
 import { ApiError, CliError, EXIT } from './errors.js';
 
-export const API_PREFIX = '/api/v1';
+const API_PREFIX = '/api/v1';
 /** How long a request may take when it does not wait for something on purpose. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
 
 export type Query = Record<string, string | number | boolean | undefined>;
 

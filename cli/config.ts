@@ -11,7 +11,7 @@ import { CliError, EXIT, usageError } from './errors.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8000';
 /** Where the dev server keeps the admin key it creates, relative to its working directory. */
-export const DEV_KEY_PATH = join('.orchestry', 'admin-key');
+const DEV_KEY_PATH = join('.orchestry', 'admin-key');
 
 export interface ConfigFile {
   url?: string | undefined;
@@ -94,13 +94,13 @@ export function normalizeUrl(raw: string, where: string): string {
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** Whether the URL points at this machine: only then may the dev server's key be sent to it. */
-export function isLoopback(url: string): boolean {
+function isLoopback(url: string): boolean {
   const host = new URL(url).hostname;
   return LOOPBACK_HOSTS.has(host) || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 /** The dev server's key file in `from` or the nearest directory above it that has one. */
-export function findDevKeyFile(from: string): string | undefined {
+function findDevKeyFile(from: string): string | undefined {
   let dir = resolve(from);
   for (;;) {
     const candidate = join(dir, DEV_KEY_PATH);

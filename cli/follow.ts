@@ -3,7 +3,7 @@
  * SIGTERM), which ends the command cleanly with exit code 0. A poll in flight when the
  * signal comes is let finish, so nothing is printed half.
  */
-export const FOLLOW_INTERVAL_MS = 2000;
+const FOLLOW_INTERVAL_MS = 2000;
 
 export interface FollowOptions {
   intervalMs?: number | undefined;

@@ -111,7 +111,8 @@ export interface Progress {
  * text, so that logs of scripts still show what was awaited.
  */
 export async function progress(text: string): Promise<Progress> {
-  if (process.stderr.isTTY) {
+  // A terminal that reports no width (some pseudo-terminals) sends ora's line arithmetic astray.
+  if (process.stderr.isTTY && (process.stderr.columns ?? 0) > 0) {
     const { default: ora } = await import('ora');
     const spinner = ora({ text, stream: process.stderr }).start();
     return {

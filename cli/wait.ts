@@ -8,16 +8,15 @@ import { progress } from './ui.js';
 
 const PROGRESS_POLL_MS = 1000;
 
-export interface Readiness {
+interface Readiness {
   desired: number;
   ready: number;
   /** Replicas that exist and are not stopped, of any revision (more than desired while scaling in or rolling out). */
   present: number;
-  done: boolean;
 }
 
 /** Ready = runs the app's current revision and is healthy (or the app has no health checks). */
-export function readinessOf(app: AppDetail): Readiness {
+function readinessOf(app: AppDetail): Readiness {
   const desired = app.replicas.desired;
   const present = app.containers.filter((container) => container.status !== 'stopped');
   const ready = present.filter(
@@ -26,10 +25,10 @@ export function readinessOf(app: AppDetail): Readiness {
       container.revision === app.revision &&
       (app.health_checks_enabled === false || container.health === 'healthy'),
   ).length;
-  return { desired, ready, present: present.length, done: ready >= desired && present.length <= desired };
+  return { desired, ready, present: present.length };
 }
 
-export function describeReadiness(name: string, state: Readiness): string {
+function describeReadiness(name: string, state: Readiness): string {
   const extra = state.present > state.desired ? `, ${state.present - state.desired} still stopping` : '';
   return `${name}: ${state.ready}/${state.desired} replicas ready${extra}`;
 }
@@ -62,7 +61,9 @@ export async function withReadinessProgress<T>(client: ApiClient, name: string, 
     while (!finished) {
       try {
         const app = await client.get<AppDetail>(`/apps/${seg(name)}`);
-        if (!finished) shown.update(`${verb} ${describeReadiness(name, readinessOf(app))}`);
+        const state = readinessOf(app);
+        // Nothing desired and nothing there: the request has not been applied yet.
+        if (!finished && (state.desired > 0 || state.present > 0)) shown.update(`${verb} ${describeReadiness(name, state)}`);
       } catch {
         // Progress is a courtesy: the waiting request reports what went wrong.
       }

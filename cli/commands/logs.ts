@@ -44,8 +44,7 @@ class ReplicaNames {
 
   format(line: LogLine): string {
     const who = this.names.get(line.container_id) ?? line.container_id.slice(0, 12);
-    const text = line.stream === 'stderr' ? c.red(line.message) : line.message;
-    return `${c.dim(clock(line.timestamp))} ${c.cyan(who)} ${text}`;
+    return `${c.dim(clock(line.timestamp))} ${c.cyan(who)} ${line.message}`;
   }
 }
 

@@ -30,7 +30,7 @@ interface PolicyChange extends ScalingAnswer {
 }
 
 /** `minReplicas`, `min-replicas` and `min_replicas` all name the policy field min_replicas. */
-export function policyKey(raw: string): string {
+function policyKey(raw: string): string {
   return raw
     .trim()
     .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
@@ -39,7 +39,7 @@ export function policyKey(raw: string): string {
 }
 
 /** key=value pairs as the body of PUT /scaling: numbers as numbers, `null` to clear, words as words. */
-export function policyPatch(pairs: readonly string[]): Record<string, unknown> {
+function policyPatch(pairs: readonly string[]): Record<string, unknown> {
   const patch: Record<string, unknown> = {};
   for (const pair of pairs) {
     const at = pair.indexOf('=');
