@@ -2,7 +2,8 @@
 // The `orchestry` command, straight from the checkout, with no build step.
 //
 // cli/**/*.ts is bundled by esbuild (tsx's own dependency) into node_modules/.cache, keyed by
-// the sources' paths, sizes and times, so that a run is one import of plain JavaScript: about
+// the sources' paths, sizes and times (the CLI imports nothing else of this repository but
+// package.json; packages stay external), so that a run is one import of plain JavaScript: about
 // a third of the start-up cost of running the TypeScript through tsx's loader, which starts a
 // loader thread on every run. An edited source is rebuilt on the next run. Where the cache
 // cannot be written (a read-only checkout), tsx runs the TypeScript instead.
