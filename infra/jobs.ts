@@ -75,6 +75,19 @@ export function Jobs({ stack, app }: StackContext) {
     logGroup: functionLogGroup(stack, 'HealthProberLogs', settings),
   });
 
+  // Container Insights publishes task metrics once a minute, so collecting them more often
+  // would only read the same datapoints again. CloudWatch is reached outside the VPC.
+  const collector = new Function(stack, 'MetricCollector', {
+    ...common,
+    handler: 'functions/jobs/metric-collector.handler',
+    description: 'Orchestry metric collector: replica CPU and memory from Container Insights into metrics',
+    timeout: 60,
+    memorySize: 256,
+    environment,
+    permissions: [...metricReads()],
+    logGroup: functionLogGroup(stack, 'MetricCollectorLogs', settings),
+  });
+
   // Rollup and cleanup only touch the database: outside the VPC, no AWS permissions, no runtime.
   const databaseOnly = { ORCHESTRY_RUNTIME: 'none' };
   const rollup = new Function(stack, 'MetricRollup', {
@@ -99,8 +112,9 @@ export function Jobs({ stack, app }: StackContext) {
 
   new Cron(stack, 'ScalerSchedule', { schedule: 'rate(1 minute)', job: scaler });
   new Cron(stack, 'HealthProberSchedule', { schedule: 'rate(1 minute)', job: prober });
+  new Cron(stack, 'MetricCollectorSchedule', { schedule: 'rate(1 minute)', job: collector });
   new Cron(stack, 'MetricRollupSchedule', { schedule: 'rate(5 minutes)', job: rollup });
   new Cron(stack, 'CleanupSchedule', { schedule: 'rate(1 day)', job: cleanup });
 
-  return { scaler, prober, rollup, cleanup };
+  return { scaler, prober, collector, rollup, cleanup };
 }

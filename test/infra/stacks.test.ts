@@ -313,11 +313,12 @@ describe('jobs', () => {
       ]),
     );
 
-  it('runs the scaler and prober every minute, rollup every five, cleanup daily', () => {
+  it('runs the scaler, prober and collector every minute, rollup every five, cleanup daily', () => {
     const byFunction = schedules(demo);
-    expect(Object.keys(byFunction)).toHaveLength(4);
+    expect(Object.keys(byFunction)).toHaveLength(5);
     expect(byFunction[orchestryFunction(demo, 'scaler').id]).toBe('rate(1 minute)');
     expect(byFunction[orchestryFunction(demo, 'prober').id]).toBe('rate(1 minute)');
+    expect(byFunction[orchestryFunction(demo, 'collector').id]).toBe('rate(1 minute)');
     expect(byFunction[orchestryFunction(demo, 'rollup').id]).toBe('rate(5 minutes)');
     expect(byFunction[orchestryFunction(demo, 'cleanup').id]).toBe('rate(1 day)');
   });
@@ -336,7 +337,7 @@ describe('jobs', () => {
     }
     expect(orchestryFunction(demo, 'scaler').props.Environment.Variables.SCALER_PERIOD_SECONDS).toBe('10');
     expect(orchestryFunction(demo, 'prober').props.Environment.Variables.PROBER_PERIOD_SECONDS).toBe('10');
-    for (const key of ['rollup', 'cleanup', 'api', 'migrate'] as const) {
+    for (const key of ['collector', 'rollup', 'cleanup', 'api', 'migrate'] as const) {
       expect(orchestryFunction(demo, key).props.ReservedConcurrentExecutions, key).toBeUndefined();
     }
   });
@@ -534,6 +535,7 @@ describe('IAM', () => {
       ],
       scaler: [...taskLifecycle, ...replicaRouting, 'cloudwatch:GetMetricData', 'ssm:GetParameters'],
       prober: [...taskLifecycle, ...replicaRouting, 'ssm:GetParameters'],
+      collector: ['cloudwatch:GetMetricData', 'ssm:GetParameters'],
       rollup: ['ssm:GetParameters'],
       cleanup: ['ssm:GetParameters'],
       migrate: ['ssm:GetParameters'],

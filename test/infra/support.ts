@@ -23,6 +23,7 @@ export const ORCHESTRY_FUNCTIONS = {
   api: { stack: 'Api', id: 'ApiHandler', handler: 'functions/api/lambda.handler' },
   scaler: { stack: 'Jobs', id: 'Scaler', handler: 'functions/jobs/scaler.handler' },
   prober: { stack: 'Jobs', id: 'HealthProber', handler: 'functions/jobs/health-prober.handler' },
+  collector: { stack: 'Jobs', id: 'MetricCollector', handler: 'functions/jobs/metric-collector.handler' },
   rollup: { stack: 'Jobs', id: 'MetricRollup', handler: 'functions/jobs/metric-rollup.handler' },
   cleanup: { stack: 'Jobs', id: 'Cleanup', handler: 'functions/jobs/cleanup.handler' },
 } as const satisfies Record<string, { stack: StackName; id: string; handler: string }>;
