@@ -17,11 +17,18 @@ export interface RetentionConfig {
   instanceMetricsRetentionSeconds: number;
   appMetricsRetentionSeconds: number;
   stoppedInstancesRetentionSeconds: number;
+  rollups1mRetentionSeconds: number;
+  rollups1hRetentionSeconds: number;
+  compressedEventsRetentionSeconds: number;
+  jobRunsRetentionSeconds: number;
+  /** Rows per DELETE statement, so a large backlog never holds a long lock. */
+  batchSize: number;
 }
 
 export interface JobPeriods {
   scalerPeriodSeconds: number;
   proberPeriodSeconds: number;
+  collectorPeriodSeconds: number;
   rollupPeriodSeconds: number;
   cleanupPeriodSeconds: number;
 }
@@ -63,12 +70,18 @@ export const DEFAULT_CONFIG: Omit<OrchestryConfig, 'adminToken'> = Object.freeze
   maxBodyBytes: 256 * KIB,
   maxMetricsBodyBytes: 2048 * KIB,
   maxWaitSeconds: 300,
-  jobs: { scalerPeriodSeconds: 10, proberPeriodSeconds: 10, rollupPeriodSeconds: 60, cleanupPeriodSeconds: HOUR },
+  jobs: { scalerPeriodSeconds: 10, proberPeriodSeconds: 10, collectorPeriodSeconds: 60, rollupPeriodSeconds: 60, cleanupPeriodSeconds: HOUR },
+  // The data model's retention periods, and the design's for what it adds.
   retention: {
     eventsRetentionSeconds: 30 * DAY,
-    instanceMetricsRetentionSeconds: DAY,
-    appMetricsRetentionSeconds: 7 * DAY,
-    stoppedInstancesRetentionSeconds: DAY,
+    instanceMetricsRetentionSeconds: 7 * DAY,
+    appMetricsRetentionSeconds: 30 * DAY,
+    stoppedInstancesRetentionSeconds: 7 * DAY,
+    rollups1mRetentionSeconds: 30 * DAY,
+    rollups1hRetentionSeconds: 400 * DAY,
+    compressedEventsRetentionSeconds: 400 * DAY,
+    jobRunsRetentionSeconds: 7 * DAY,
+    batchSize: 5000,
   },
 });
 
@@ -116,6 +129,7 @@ export function configFromEnv(env: Env = process.env): OrchestryConfig {
     jobs: {
       scalerPeriodSeconds: number('SCALER_PERIOD_SECONDS', d.jobs.scalerPeriodSeconds, 1, 3600),
       proberPeriodSeconds: number('PROBER_PERIOD_SECONDS', d.jobs.proberPeriodSeconds, 1, 3600),
+      collectorPeriodSeconds: number('COLLECTOR_PERIOD_SECONDS', d.jobs.collectorPeriodSeconds, 1, 3600),
       rollupPeriodSeconds: number('ROLLUP_PERIOD_SECONDS', d.jobs.rollupPeriodSeconds, 1, DAY),
       cleanupPeriodSeconds: number('CLEANUP_PERIOD_SECONDS', d.jobs.cleanupPeriodSeconds, 1, DAY),
     },
@@ -136,6 +150,17 @@ export function configFromEnv(env: Env = process.env): OrchestryConfig {
         24 * 3650,
         HOUR,
       ),
+      rollups1mRetentionSeconds: number('ORCHESTRY_ROLLUPS_1M_RETENTION_DAYS', d.retention.rollups1mRetentionSeconds, 0, 3650, DAY),
+      rollups1hRetentionSeconds: number('ORCHESTRY_ROLLUPS_1H_RETENTION_DAYS', d.retention.rollups1hRetentionSeconds, 0, 3650, DAY),
+      compressedEventsRetentionSeconds: number(
+        'ORCHESTRY_COMPRESSED_EVENTS_RETENTION_DAYS',
+        d.retention.compressedEventsRetentionSeconds,
+        0,
+        3650,
+        DAY,
+      ),
+      jobRunsRetentionSeconds: number('ORCHESTRY_JOB_RUNS_RETENTION_DAYS', d.retention.jobRunsRetentionSeconds, 0, 3650, DAY),
+      batchSize: number('ORCHESTRY_CLEANUP_BATCH_SIZE', d.retention.batchSize, 1, 1_000_000),
     },
     adminToken: env.ORCHESTRY_ADMIN_TOKEN?.trim() || undefined,
   };

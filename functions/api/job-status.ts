@@ -4,8 +4,6 @@ import { JOB_NAMES, type JobName } from '../../db/schema.js';
 import type { Database } from '../../db/client.js';
 import type { OrchestryConfig } from '../deps.js';
 
-/** The collector has no configured period here: the dev server runs it every few seconds, ECS reads CloudWatch per minute. */
-const COLLECTOR_PERIOD_SECONDS = 60;
 /** Scheduled Lambdas start at minute boundaries, so a sub-minute job may look a minute old. */
 const MIN_STALE_SECONDS = 180;
 
@@ -20,7 +18,7 @@ export function jobPeriodSeconds(job: JobName, config: OrchestryConfig): number 
     case 'cleanup':
       return config.jobs.cleanupPeriodSeconds;
     case 'metric-collector':
-      return COLLECTOR_PERIOD_SECONDS;
+      return config.jobs.collectorPeriodSeconds;
   }
 }
 

@@ -142,7 +142,7 @@ function banner(input: {
     ...keyLines,
     `  Database   ${input.database}`,
     ...runtimeLines,
-    `  Jobs       scaler ${jobs.scalerPeriodSeconds}s, prober ${jobs.proberPeriodSeconds}s, collector ${settings.collectorPeriodSeconds}s, ` +
+    `  Jobs       scaler ${jobs.scalerPeriodSeconds}s, prober ${jobs.proberPeriodSeconds}s, collector ${jobs.collectorPeriodSeconds}s, ` +
       `rollup ${jobs.rollupPeriodSeconds}s, cleanup ${jobs.cleanupPeriodSeconds}s, reconcile ${settings.reconcilePeriodSeconds}s`,
     `  Try        curl -H "Authorization: Bearer ${bootstrap.source === 'env' ? '$ORCHESTRY_ADMIN_TOKEN' : '$ORCHESTRY_API_KEY'}" ${apiUrl}/api/v1/apps`,
     'JSON logs follow. Ctrl-C stops (the job in flight finishes first).',
@@ -251,7 +251,7 @@ function startTimers(deps: Deps, settings: DevSettings): Scheduler {
 
   scheduler.add({ name: 'scaler', periodMs: seconds(jobs.scalerPeriodSeconds), run: (now) => runScaler(deps, now) });
   scheduler.add({ name: 'health-prober', periodMs: seconds(jobs.proberPeriodSeconds), run: (now) => runProber(deps, now) });
-  scheduler.add({ name: 'metric-collector', periodMs: seconds(settings.collectorPeriodSeconds), run: (now) => runCollector(deps, now) });
+  scheduler.add({ name: 'metric-collector', periodMs: seconds(deps.config.jobs.collectorPeriodSeconds), run: (now) => runCollector(deps, now) });
   scheduler.add({ name: 'metric-rollup', periodMs: seconds(jobs.rollupPeriodSeconds), run: (now) => runRollup(deps, now) });
   scheduler.add({ name: 'cleanup', periodMs: seconds(jobs.cleanupPeriodSeconds), run: (now) => runCleanup(deps, now) });
 

@@ -15,6 +15,7 @@ export const DEV_STATE_DIR = '.orchestry';
 export const DEV_JOB_DEFAULTS = {
   SCALER_PERIOD_SECONDS: '5',
   PROBER_PERIOD_SECONDS: '5',
+  COLLECTOR_PERIOD_SECONDS: '10',
   ROLLUP_PERIOD_SECONDS: '60',
   CLEANUP_PERIOD_SECONDS: '3600',
 } as const;
@@ -25,7 +26,6 @@ export interface DevSettings {
   /** 0 asks the system for a free port (the banner and the ready log line say which). */
   apiPort: number;
   routerPort: number;
-  collectorPeriodSeconds: number;
   /** Reconcile passes over apps with work to do (drains ending, retries due). */
   reconcilePeriodSeconds: number;
   /** A pass that also compares every active app with the runtime (containers removed behind Orchestry's back). */
@@ -58,7 +58,6 @@ export function devSettingsFromEnv(env: Env = process.env, cwd: string = process
     host: '127.0.0.1',
     apiPort: number('PORT', 8000, 0, 65535, true),
     routerPort: number('ROUTER_PORT', 8080, 0, 65535, true),
-    collectorPeriodSeconds: number('COLLECTOR_PERIOD_SECONDS', 10, 1, 3600),
     reconcilePeriodSeconds: number('RECONCILE_PERIOD_SECONDS', 2, 1, 3600),
     sweepPeriodSeconds: number('RECONCILE_SWEEP_PERIOD_SECONDS', 30, 1, 86400),
     routerMetricsPeriodSeconds: number('ROUTER_METRICS_PERIOD_SECONDS', 10, 1, 3600),

@@ -412,6 +412,7 @@ describe('secrets', () => {
     api: SECRET_NAMES,
     scaler: database,
     prober: database,
+    collector: database,
     rollup: database,
     cleanup: database,
   };
