@@ -121,8 +121,8 @@ export function bootstrapInstructions(result: BootstrapResult, baseUrl: string):
   }
   return [
     `${result.source === 'created' ? 'Created an admin API key' : 'Admin API key'} in ${result.file} (keep it secret).`,
-    `  export ORCHESTRY_API_KEY=$(cat ${result.file})`,
-    `  ${curl('$ORCHESTRY_API_KEY')}`,
+    `  export ORCHESTRY_TOKEN=$(cat ${result.file})`,
+    `  ${curl('$ORCHESTRY_TOKEN')}`,
     `API docs: ${baseUrl}/docs`,
   ].join('\n');
 }

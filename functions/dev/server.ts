@@ -125,7 +125,7 @@ function banner(input: {
         ? [`  Admin key  ${key} has been REVOKED; delete it and restart to make a new one`]
         : [
             `  Admin key  ${key}${bootstrap.source === 'created' ? ' (created now; keep it secret)' : ''}`,
-            `             export ORCHESTRY_API_KEY=$(cat ${key})`,
+            `             export ORCHESTRY_TOKEN=$(cat ${key})`,
           ];
   const runtimeLines = input.runtime.ok
     ? [`  Runtime    ${input.runtime.kind}${input.runtime.detail ? ` (${input.runtime.detail})` : ''}`]
@@ -144,7 +144,7 @@ function banner(input: {
     ...runtimeLines,
     `  Jobs       scaler ${jobs.scalerPeriodSeconds}s, prober ${jobs.proberPeriodSeconds}s, collector ${jobs.collectorPeriodSeconds}s, ` +
       `rollup ${jobs.rollupPeriodSeconds}s, cleanup ${jobs.cleanupPeriodSeconds}s, reconcile ${settings.reconcilePeriodSeconds}s`,
-    `  Try        curl -H "Authorization: Bearer ${bootstrap.source === 'env' ? '$ORCHESTRY_ADMIN_TOKEN' : '$ORCHESTRY_API_KEY'}" ${apiUrl}/api/v1/apps`,
+    `  Try        curl -H "Authorization: Bearer ${bootstrap.source === 'env' ? '$ORCHESTRY_ADMIN_TOKEN' : '$ORCHESTRY_TOKEN'}" ${apiUrl}/api/v1/apps`,
     'JSON logs follow. Ctrl-C stops (the job in flight finishes first).',
     '',
   ].join('\n');
