@@ -14,11 +14,15 @@ import { cpuCalibrationMs, loadAverage, machineInfo } from './lib/machine.js';
 import { markdownTable, terminalTable } from './lib/report.js';
 import { round } from './lib/stats.js';
 import { SUITE_NAMES, type BenchContext, type BenchResults, type Suite, type SuiteName, type SuiteRun } from './lib/types.js';
+import { apiReadsSuite } from './suites/api-reads.js';
+import { coldStartSuite } from './suites/cold-start.js';
+import { ingestionSuite } from './suites/ingestion.js';
+import { proberSuite } from './suites/prober.js';
 import { scalerTickSuite } from './suites/scaler-tick.js';
 
 export const RESULTS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), 'results');
 
-const SUITES: Suite[] = [scalerTickSuite];
+const SUITES: Suite[] = [scalerTickSuite, ingestionSuite, apiReadsSuite, coldStartSuite, proberSuite];
 
 export interface RunOptions {
   only?: readonly SuiteName[] | undefined;
