@@ -30,7 +30,7 @@ export async function checkServer(serverUrl: string): Promise<string> {
   client.on('error', () => {});
   try {
     await client.connect();
-    const { rows } = await client.query<{ v: string }>('SHOW server_version');
+    const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
     return rows[0]!.v;
   } catch (e) {
     throw new Error(
