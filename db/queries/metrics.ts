@@ -1,9 +1,9 @@
 /** Metrics: raw samples in, window aggregates for the scaler, history for the API. */
-import { and, asc, desc, eq, gte, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, lt, sql } from 'drizzle-orm';
 import { validationError, type FieldIssue } from '../../functions/core/errors.js';
 import { queryRows, type Database } from '../client.js';
 import { withDbErrors } from '../errors.js';
-import { metrics, type AggregationLevel, type MetricType } from '../schema.js';
+import { METRIC_TYPES, metrics, type AggregationLevel, type MetricType } from '../schema.js';
 
 export interface MetricSample {
   appName: string;
@@ -152,20 +152,29 @@ export interface LatestMetric {
   containerId: string | null;
 }
 
-/** The most recent sample of each metric type of an app. */
+/**
+ * The most recent sample of each metric type of an app: one short index scan per type
+ * (idx_metrics_app_type_time), however many samples the app keeps. A DISTINCT ON over the
+ * app's samples sorted all of them instead: with a day of 10-second samples from 3 replicas
+ * (130,000 rows) that took 0.6 s of every GET /apps/{name}.
+ */
 export async function latestMetrics(db: Database, app: string): Promise<Partial<Record<MetricType, LatestMetric>>> {
-  const rows = await db
-    .selectDistinctOn([metrics.metricType], {
-      metricType: metrics.metricType,
-      value: metrics.value,
-      at: metrics.timestamp,
-      containerId: metrics.containerId,
-    })
-    .from(metrics)
-    .where(eq(metrics.appName, app))
-    .orderBy(asc(metrics.metricType), desc(metrics.timestamp), desc(metrics.id));
+  const rows = await withDbErrors(() =>
+    queryRows<{ metric_type: MetricType; value: number; at: string | Date; container_id: string | null }>(
+      db,
+      sql`
+        SELECT t.metric_type, m.value, m."timestamp" AS at, m.container_id
+        FROM unnest(${sql.param([...METRIC_TYPES])}::varchar[]) AS t(metric_type)
+        CROSS JOIN LATERAL (
+          SELECT value, "timestamp", container_id FROM metrics
+          WHERE app_name = ${app} AND metric_type = t.metric_type
+          ORDER BY "timestamp" DESC, id DESC
+          LIMIT 1
+        ) m`,
+    ),
+  );
   const latest: Partial<Record<MetricType, LatestMetric>> = {};
-  for (const r of rows) latest[r.metricType] = { value: r.value, at: r.at!, containerId: r.containerId };
+  for (const r of rows) latest[r.metric_type] = { value: Number(r.value), at: new Date(r.at), containerId: r.container_id };
   return latest;
 }
 
