@@ -12,7 +12,7 @@
  *
  * Ticks alternate between the two at instants 10 s apart, so both see the same steady state:
  * every app has a decision already (the first tick, which writes one event per app, is a
- * warm-up), the window is full, nothing changes count.
+ * warm-up) with five minutes of recommendations, the window is full, nothing changes count.
  */
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
@@ -105,6 +105,26 @@ async function referenceTick(deps: Deps, now: Date, decisions: DecisionMap): Pro
     });
     return { apps_evaluated: evaluated.length, scaled_out: 0, scaled_in: 0, changes_not_applied: wanted.length, events };
   });
+}
+
+/**
+ * Each app's stored recommendations as after five minutes of ticks: one every 10 s over the
+ * stabilization window (300 s), all equal to its latest. A fleet that has run a while carries
+ * that history in every decision the tick reads and rewrites; the warm-up alone leaves one.
+ */
+async function fillRecommendationHistory(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    await client.query(`
+      UPDATE scaling_decisions SET recommendations = (
+        SELECT jsonb_agg(jsonb_build_object('at', evaluated_at - make_interval(secs => ${SAMPLE_PERIOD_SECONDS} * k),
+                                            'replicas', (recommendations -> 0 ->> 'replicas')::int) ORDER BY k DESC)
+        FROM generate_series(0, 29) k)`);
+  } finally {
+    await client.end();
+  }
 }
 
 /** What the tick's set-based read decides at `now`, without writing anything. */
@@ -222,6 +242,7 @@ async function runSize(ctx: BenchContext, size: Size): Promise<SuiteResult> {
       };
       let tick = 0;
       await scalerRun(deps, tickAt(tick++)); // warm-up: first decisions and events of every app
+      await fillRecommendationHistory(database.url);
 
       // The order of the alternation: reference ticks spread among the Orchestry ones.
       const plan: Array<'orchestry' | 'reference'> = [];
