@@ -12,6 +12,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { invalidSpec, validationError, type FieldIssue } from './errors.js';
 import { parseCpu, parseMemory, type QuantityResult } from './quantity.js';
+import type { ScalingPolicy } from './scaling.js';
 
 // ---------------------------------------------------------------------------
 // Types
@@ -108,28 +109,11 @@ export interface AppSpec {
   termination: { drainSeconds: number; stopGraceSeconds: number };
 }
 
-/** The scaling_policies columns (Drizzle names) that a spec or a policy update sets. */
-export interface PolicyRow {
-  minReplicas: number;
-  maxReplicas: number;
-  targetRpsPerReplica: number;
-  maxP95LatencyMs: number;
-  maxCpuPercent: number;
-  maxMemoryPercent: number;
-  maxConnectionsPerReplica: number;
-  scaleOutThresholdPct: number;
-  scaleInThresholdPct: number;
-  cooldownSeconds: number;
-  evaluationWindowSeconds: number;
-  maxScaleOutStep: number;
-  maxScaleInStep: number;
-  stabilizationWindowSeconds: number;
-  cpuWeight: number;
-  memoryWeight: number;
-  rpsWeight: number;
-  latencyWeight: number;
-  connectionWeight: number;
-}
+/**
+ * The scaling_policies columns (Drizzle names) that a spec or a policy update sets: the
+ * same fields the scaling decision reads.
+ */
+export type PolicyRow = ScalingPolicy;
 
 /** The health_checks columns (Drizzle names) but app_name, id and timestamps. */
 export interface HealthCheckRow {
