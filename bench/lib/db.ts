@@ -99,7 +99,7 @@ let patched = false;
 /**
  * Every statement that any pg.Client in this process sends (pools hand out pg.Clients, so
  * Drizzle's queries, transactions' BEGIN/COMMIT and raw SQL all pass here), while a recording
- * is on. Promise-style calls are timed until their answer.
+ * is on, each timed from the call to its answer.
  */
 function patchClientQuery(): void {
   if (patched) return;
