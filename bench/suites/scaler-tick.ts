@@ -17,13 +17,11 @@
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { queryRows } from '../../db/client.js';
-import { appendEvents } from '../../db/queries/events.js';
-import { applyScaling, scalerInputs, SCALABLE_STATUSES, upsertDecisions, type ScalerInput, type ScalingChange } from '../../db/queries/scaler.js';
-import type { NewEvent } from '../../db/schema.js';
-import { pruneRecommendations, type ScalingDecision } from '../../functions/core/scaling.js';
+import { scalerInputs, SCALABLE_STATUSES, type ScalingChange } from '../../db/queries/scaler.js';
 import { DEFAULT_CONFIG, NoRuntime, type Deps } from '../../functions/deps.js';
 import { runJob, type JobRunSummary } from '../../functions/jobs/job.js';
-import { decisionFor, run as scalerRun } from '../../functions/jobs/scaler.js';
+import type { ScalingDecision } from '../../functions/core/scaling.js';
+import { decisionFor, recordDecisions, run as scalerRun, type Evaluated } from '../../functions/jobs/scaler.js';
 import { silentLogger } from '../../functions/log.js';
 import { openDb, recordStatements, withBenchDatabase, type RecordedStatement } from '../lib/db.js';
 import { appendSamples, SAMPLE_PERIOD_SECONDS, seedFleet } from '../lib/seed.js';
@@ -51,18 +49,6 @@ const TINY_SIZES: Size[] = [
 /** The decisions of a tick, app by app, as compared between the two scalers. */
 type DecisionMap = Map<string, Pick<ScalingDecision, 'reason' | 'desiredReplicas'>>;
 
-function referenceEvent(appName: string, decision: ScalingDecision, previous: string | null, applied: boolean): NewEvent {
-  return {
-    eventType: 'scaling',
-    eventCategory: 'application',
-    appName,
-    message: decision.message,
-    details: { from: decision.currentReplicas, to: applied ? decision.desiredReplicas : decision.currentReplicas, reason: decision.reason, previous_reason: previous, applied, decision },
-    severity: 'info',
-    source: 'scaler',
-  };
-}
-
 /** The reference scaler: one query per app for its inputs, then the same writes as the tick. */
 async function referenceTick(deps: Deps, now: Date, decisions: DecisionMap): Promise<JobRunSummary> {
   return runJob(deps, 'scaler', now, async () => {
@@ -72,7 +58,7 @@ async function referenceTick(deps: Deps, now: Date, decisions: DecisionMap): Pro
           WHERE mode = 'auto' AND status IN (${sql.join(SCALABLE_STATUSES.map((s) => sql`${s}`), sql`, `)}) AND desired_replicas > 0
           ORDER BY name`,
     );
-    const evaluated: Array<{ input: ScalerInput; decision: ScalingDecision }> = [];
+    const evaluated: Evaluated[] = [];
     for (const { name } of names) {
       const [input] = await scalerInputs(deps.db.$primary, now, { app: name });
       if (!input) continue;
@@ -83,26 +69,7 @@ async function referenceTick(deps: Deps, now: Date, decisions: DecisionMap): Pro
     const wanted: ScalingChange[] = evaluated
       .filter(({ decision }) => decision.desiredReplicas !== decision.currentReplicas)
       .map(({ input, decision }) => ({ appName: input.appName, from: decision.currentReplicas, to: decision.desiredReplicas }));
-    const events = await deps.db.transaction(async (tx) => {
-      const changed = new Set(await applyScaling(tx, wanted, now));
-      await upsertDecisions(
-        tx,
-        evaluated.map(({ input, decision }) => ({
-          appName: input.appName,
-          decision,
-          recommendations: pruneRecommendations(
-            [...(input.lastDecision?.recommendations ?? []), { at: now, replicas: decision.recommendation.replicas }],
-            now,
-            input.policy.stabilizationWindowSeconds,
-          ),
-        })),
-      );
-      const rows = evaluated
-        .filter(({ input, decision }) => changed.has(input.appName) || decision.reason !== input.lastDecision?.reason)
-        .map(({ input, decision }) => referenceEvent(input.appName, decision, input.lastDecision?.reason ?? null, changed.has(input.appName)));
-      await appendEvents(tx, rows);
-      return rows.length;
-    });
+    const { events } = await recordDecisions(deps.db, evaluated, wanted, now);
     return { apps_evaluated: evaluated.length, scaled_out: 0, scaled_in: 0, changes_not_applied: wanted.length, events };
   });
 }

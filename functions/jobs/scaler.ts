@@ -22,6 +22,7 @@ import {
 import type { AppMode, AppStatus, NewEvent } from '../../db/schema.js';
 import { appNotFound } from '../core/errors.js';
 import { decide, pruneRecommendations, type ScalingDecision } from '../core/scaling.js';
+import type { Db } from '../../db/client.js';
 import type { Deps } from '../deps.js';
 import { reconcile } from '../ops/reconcile.js';
 import { opsDepsOf, runJob, scheduledHandler, type JobCounts, type JobRunSummary } from './job.js';
@@ -73,15 +74,24 @@ export interface ScalerTick {
   changed: string[];
 }
 
-/** One evaluation of every scalable app; the body of a scaler run (exported for tests). */
-export async function evaluateAll(deps: Deps, now: Date): Promise<ScalerTick> {
-  const inputs = await scalerInputs(deps.db.$primary, now);
-  const evaluated = inputs.map((input) => ({ input, decision: decisionFor(input, now) }));
-  const wanted: ScalingChange[] = evaluated
-    .filter(({ decision }) => decision.desiredReplicas !== decision.currentReplicas)
-    .map(({ input, decision }) => ({ appName: input.appName, from: decision.currentReplicas, to: decision.desiredReplicas }));
+export interface Evaluated {
+  input: ScalerInput;
+  decision: ScalingDecision;
+}
 
-  const { changed, events } = await deps.db.transaction(async (tx) => {
+/**
+ * A tick's writes, in one transaction and a fixed number of statements: the guarded
+ * desired-count updates, every app's latest decision (with its pruned recommendations), and
+ * a `scaling` event for each app whose count or reason changed. Exported so the benchmark's
+ * one-query-per-app reference makes exactly the same writes.
+ */
+export async function recordDecisions(
+  db: Db,
+  evaluated: Evaluated[],
+  wanted: ScalingChange[],
+  now: Date,
+): Promise<{ changed: string[]; events: number }> {
+  return db.transaction(async (tx) => {
     const changed = new Set(await applyScaling(tx, wanted, now));
     await upsertDecisions(
       tx,
@@ -101,6 +111,17 @@ export async function evaluateAll(deps: Deps, now: Date): Promise<ScalerTick> {
     await appendEvents(tx, events);
     return { changed: [...changed], events: events.length };
   });
+}
+
+/** One evaluation of every scalable app; the body of a scaler run (exported for tests). */
+export async function evaluateAll(deps: Deps, now: Date): Promise<ScalerTick> {
+  const inputs = await scalerInputs(deps.db.$primary, now);
+  const evaluated = inputs.map((input) => ({ input, decision: decisionFor(input, now) }));
+  const wanted: ScalingChange[] = evaluated
+    .filter(({ decision }) => decision.desiredReplicas !== decision.currentReplicas)
+    .map(({ input, decision }) => ({ appName: input.appName, from: decision.currentReplicas, to: decision.desiredReplicas }));
+
+  const { changed, events } = await recordDecisions(deps.db, evaluated, wanted, now);
 
   const ops = opsDepsOf(deps);
   const limit = pLimit(SCALER_RECONCILE_CONCURRENCY);
