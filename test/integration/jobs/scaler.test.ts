@@ -3,6 +3,7 @@ import { expect, it } from 'vitest';
 import { insertMetrics } from '../../../db/queries/metrics.js';
 import { upsertPolicy } from '../../../db/queries/policies.js';
 import { applications, scalingDecisions, type ScalingDecisionRow } from '../../../db/schema.js';
+import type { ScalingDecision } from '../../../functions/core/scaling.js';
 import { explainScaling, run } from '../../../functions/jobs/scaler.js';
 import { describeEachTarget } from '../../support/db.js';
 import { eventsOf, jobDeps, startedApp } from './helpers.js';
@@ -57,6 +58,33 @@ describeEachTarget(
       expect(await desiredOf('idle')).toBe(2);
       // One step at a time (max_scale_in_step 1): scale_in, or step_limited when the metrics ask for more.
       expect(['scale_in', 'step_limited']).toContain((await decisionOf('idle')).reason);
+    });
+
+    it('holds a scale-in back while a metric that was reporting has fallen silent, until it is gone for two windows', async () => {
+      const { deps, clock } = jobDeps(t.db);
+      await startedApp(deps, 'silent-rps', 3, { minReplicas: 1, maxReplicas: 5 });
+      await upsertPolicy(t.db.$primary, 'silent-rps', { cooldownSeconds: 0, stabilizationWindowSeconds: 0, evaluationWindowSeconds: 60 });
+      clock.advance(SETTLED_SECONDS);
+      // The router's request counts stopped 90 s ago (outside the 60 s window, inside two of
+      // them) while the replicas report idle CPU.
+      await insertMetrics(t.db.$primary, [
+        { appName: 'silent-rps', metricType: 'rps', value: 200, aggregationLevel: 'app', timestamp: new Date(clock.now().getTime() - 90_000) },
+        { appName: 'silent-rps', metricType: 'cpu_percent', value: 2, aggregationLevel: 'instance', timestamp: clock.now() },
+      ]);
+      await run(deps, clock.now());
+      const held = await decisionOf('silent-rps');
+      expect(held.reason).toBe('stale_metrics');
+      expect((held.decision as ScalingDecision).inputs.rps).toMatchObject({ stale: true, observed: null, utilization: null });
+      expect(await desiredOf('silent-rps')).toBe(3);
+
+      // Two windows after its last sample the metric is absent, and idle CPU may scale in.
+      clock.advance(40);
+      await insertMetrics(t.db.$primary, [
+        { appName: 'silent-rps', metricType: 'cpu_percent', value: 2, aggregationLevel: 'instance', timestamp: clock.now() },
+      ]);
+      await run(deps, clock.now());
+      expect(((await decisionOf('silent-rps')).decision as ScalingDecision).inputs.rps.ignored).toBe(true);
+      expect(await desiredOf('silent-rps')).toBe(2);
     });
 
     it('writes an event only when the count or the reason changes, and keeps one decision row per app', async () => {
