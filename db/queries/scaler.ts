@@ -98,8 +98,9 @@ const toDate = (v: string | Date | null): Date | null => (v === null ? null : ne
  * averaged, replicas' requests and connections summed), so the window's max and p95 are of
  * the app, not of its hottest replica.
  *
- * The read looks back STALE_AFTER_WINDOWS windows, not one: a metric that reported recently but
- * has fallen silent comes back with count 0 and its last sample's time, which decide() reads as
+ * The read also looks STALE_AFTER_WINDOWS windows back, for the newest time alone (the bench's
+ * 10,000-app tick reads 20 % longer, where aggregating both windows cost 50 %): a metric that
+ * reported recently but has fallen silent comes back with count 0 and that time, which decide() reads as
  * stale (it holds a scale-in back) instead of absent (it would play no part, and the remaining
  * metrics alone could scale the app in while, say, the router's request counts are not arriving).
  */
@@ -135,27 +136,37 @@ export async function scalerInputs(db: Database, now: Date, opts: { app?: string
         ),
         instants AS (
           SELECT m.app_name, m.metric_type, m."timestamp" AS ts,
-            m."timestamp" > ${at} - make_interval(secs => a.window_seconds::float8) AS in_window,
             CASE WHEN m.metric_type IN (${summed}) AND m.aggregation_level = 'instance'
                  THEN sum(m.value::float8) ELSE avg(m.value::float8) END AS value
           FROM metrics m JOIN apps a ON a.name = m.app_name
           WHERE m.metric_type IN (${metricList})
-            AND m."timestamp" > ${at} - make_interval(secs => ${STALE_AFTER_WINDOWS}::int * a.window_seconds::float8)
+            AND m."timestamp" > ${at} - make_interval(secs => a.window_seconds::float8)
             AND m."timestamp" <= ${at}
-          GROUP BY m.app_name, m.metric_type, m.aggregation_level, m."timestamp", a.window_seconds
+          GROUP BY m.app_name, m.metric_type, m.aggregation_level, m."timestamp"
+        ),
+        in_window AS (
+          SELECT app_name, metric_type, avg(value) AS avg_value, max(value) AS max_value,
+            percentile_cont(0.95) WITHIN GROUP (ORDER BY value) AS p95_value,
+            count(*) AS n, max(ts) AS latest_at
+          FROM instants GROUP BY app_name, metric_type
+        ),
+        -- Only the newest time of a metric silent in the window is needed, not its instants.
+        fallen_silent AS (
+          SELECT m.app_name, m.metric_type, NULL::float8 AS avg_value, NULL::float8 AS max_value,
+            NULL::float8 AS p95_value, 0::bigint AS n, max(m."timestamp") AS latest_at
+          FROM metrics m JOIN apps a ON a.name = m.app_name
+          WHERE m.metric_type IN (${metricList})
+            AND m."timestamp" > ${at} - make_interval(secs => ${STALE_AFTER_WINDOWS}::int * a.window_seconds::float8)
+            AND m."timestamp" <= ${at} - make_interval(secs => a.window_seconds::float8)
+            AND NOT EXISTS (SELECT 1 FROM in_window w WHERE w.app_name = m.app_name AND w.metric_type = m.metric_type)
+          GROUP BY m.app_name, m.metric_type
         ),
         windows AS (
           SELECT app_name,
             json_agg(json_build_object(
               'metric', metric_type, 'avg', avg_value, 'max', max_value, 'p95', p95_value,
               'count', n, 'latest_at', latest_at)) AS metric_window
-          FROM (
-            SELECT app_name, metric_type,
-              avg(value) FILTER (WHERE in_window) AS avg_value, max(value) FILTER (WHERE in_window) AS max_value,
-              percentile_cont(0.95) WITHIN GROUP (ORDER BY value) FILTER (WHERE in_window) AS p95_value,
-              count(*) FILTER (WHERE in_window) AS n, max(ts) AS latest_at
-            FROM instants GROUP BY app_name, metric_type
-          ) per_metric
+          FROM (SELECT * FROM in_window UNION ALL SELECT * FROM fallen_silent) per_metric
           GROUP BY app_name
         )
         SELECT a.name AS app_name, a.mode, a.status, a.desired_replicas, a.last_scaled_at, a.policy,
