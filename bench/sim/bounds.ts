@@ -21,6 +21,7 @@ import {
   secondState,
   SIM_POLICY,
   STARTUP_SECONDS,
+  violatesSlo,
 } from './model.js';
 import type { Trace } from './trace.js';
 
@@ -88,5 +89,81 @@ export function ruleBound(trace: Trace): RuleBound {
     oracle_replica_seconds: oracle,
     bound_replica_seconds: bound,
     bound_oracle_ratio: Math.round((bound / oracle) * 1000) / 1000,
+  };
+}
+
+/** Lag-1 autocorrelation of the per-second load: near 0, no second can be told from the ones before it. */
+export function lag1Autocorrelation(rps: readonly number[]): number {
+  const n = rps.length;
+  if (n < 3) return 0;
+  const mean = rps.reduce((a, b) => a + b, 0) / n;
+  let variance = 0;
+  let covariance = 0;
+  for (let t = 0; t < n; t++) {
+    const d = (rps[t] as number) - mean;
+    variance += d * d;
+    if (t > 0) covariance += d * ((rps[t - 1] as number) - mean);
+  }
+  return variance === 0 ? 0 : covariance / variance;
+}
+
+/** Below this |lag-1 autocorrelation| a trace is treated as memoryless (white noise). */
+export const MEMORYLESS_AUTOCORRELATION = 0.1;
+
+export interface BlindBound {
+  trace: string;
+  load_autocorrelation: number;
+  /** The SLO-violation seconds allowed: strictly fewer than every baseline that has any. */
+  allowed_violation_seconds: number;
+  /** Null when the trace is not memoryless (the bound holds only for unpredictable load). */
+  blind_replica_seconds: number | null;
+  blind_oracle_ratio: number | null;
+}
+
+/**
+ * The fewest replica-seconds, in expectation, of ANY scaler that cannot see a second's load
+ * before it happens, on a memoryless trace, if it may violate the SLO in at most
+ * `allowedViolationSeconds` seconds. Whatever such a scaler holds at second t was decided
+ * without knowing that second's load, so over the trace it is some mix of counts k, each
+ * violating in the share of seconds whose load k replicas cannot carry (the trace's own
+ * distribution). The cheapest mix meeting the allowance is a linear program whose optimum mixes
+ * at most two counts; every pair is tried. No policy, no threshold and no delay enters.
+ */
+export function blindBound(trace: Trace, oracleReplicaSeconds: number, allowedViolationSeconds: number): BlindBound {
+  const seconds = trace.rps.length;
+  const autocorrelation = lag1Autocorrelation(trace.rps);
+  const result = {
+    trace: trace.name,
+    load_autocorrelation: Math.round(autocorrelation * 1000) / 1000,
+    allowed_violation_seconds: allowedViolationSeconds,
+  };
+  if (Math.abs(autocorrelation) >= MEMORYLESS_AUTOCORRELATION || seconds === 0) {
+    return { ...result, blind_replica_seconds: null, blind_oracle_ratio: null };
+  }
+  // violations[k]: seconds k ready replicas would violate.
+  const violations: number[] = [];
+  for (let k = MIN_REPLICAS; k <= MAX_REPLICAS; k++) {
+    violations[k] = trace.rps.filter((load) => violatesSlo(secondState(load, k).p95Ms)).length;
+  }
+  let best = Infinity;
+  for (let i = MIN_REPLICAS; i <= MAX_REPLICAS; i++) {
+    const vi = violations[i] as number;
+    if (vi <= allowedViolationSeconds) {
+      best = Math.min(best, i * seconds);
+      continue;
+    }
+    for (let j = i + 1; j <= MAX_REPLICAS; j++) {
+      const vj = violations[j] as number;
+      if (vj > allowedViolationSeconds) continue;
+      // The share at j that brings the expected violations down to the allowance.
+      const share = (vi - allowedViolationSeconds) / (vi - vj);
+      best = Math.min(best, (i + share * (j - i)) * seconds);
+    }
+  }
+  const blind = Number.isFinite(best) ? Math.round(best) : null;
+  return {
+    ...result,
+    blind_replica_seconds: blind,
+    blind_oracle_ratio: blind === null ? null : Math.round((blind / oracleReplicaSeconds) * 1000) / 1000,
   };
 }

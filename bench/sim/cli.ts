@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 import { Command } from 'commander';
 import pc from 'picocolors';
-import { ruleBound } from './bounds.js';
-import { checkGoals } from './goals.js';
+import { blindBound, ruleBound } from './bounds.js';
+import { allowedViolationSeconds, checkGoals } from './goals.js';
 import { SCALER_NAMES, simulate, type SimulationResult } from './simulate.js';
 import { readTrace } from './trace.js';
 
@@ -58,11 +58,24 @@ export function runSim(options: SimOptions): string {
     return options.trace ? { ...trace, name: file } : trace;
   });
   if (options.bounds) {
-    const bounds = traces.map(ruleBound);
+    const bounds = traces.map((trace) => {
+      const rules = ruleBound(trace);
+      const blind = blindBound(trace, rules.oracle_replica_seconds, allowedViolationSeconds(simulate(trace)));
+      return { ...rules, ...blind };
+    });
     if (options.json) return JSON.stringify(options.trace ? bounds[0] : bounds);
-    const table = new Table({ head: ['trace', 'oracle_replica_seconds', 'bound_replica_seconds', 'bound_oracle_ratio'] });
-    for (const b of bounds) table.push([b.trace, b.oracle_replica_seconds, b.bound_replica_seconds, b.bound_oracle_ratio]);
-    return table.toString();
+    const table = new Table({
+      head: ['trace', 'oracle_replica_seconds', 'bound_oracle_ratio', 'load_autocorrelation', 'allowed_violation_seconds', 'blind_oracle_ratio'],
+    });
+    for (const b of bounds) {
+      table.push([b.trace, b.oracle_replica_seconds, b.bound_oracle_ratio, b.load_autocorrelation, b.allowed_violation_seconds, b.blind_oracle_ratio ?? '-']);
+    }
+    return [
+      table.toString(),
+      'bound_oracle_ratio: the fewest replica-seconds any scaler obeying the threshold rules can spend (dynamic program, clairvoyant).',
+      'blind_oracle_ratio: on a memoryless trace (|load_autocorrelation| < 0.1), the fewest any scaler that cannot see a second',
+      'before it happens can expect to spend while violating the SLO in no more than allowed_violation_seconds.',
+    ].join('\n');
   }
   const results = traces.map(simulate);
   if (options.json) return JSON.stringify(options.trace ? results[0] : results);

@@ -9,6 +9,11 @@ export interface GoalCheck {
   detail: string;
 }
 
+/** The most SLO-violation seconds the SLO goal allows: strictly fewer than any baseline that has some. */
+export function allowedViolationSeconds({ results }: SimulationResult): number {
+  return Math.min(...(['hpa', 'legacy'] as const).map((b) => Math.max(0, results[b].slo_violation_seconds - 1)));
+}
+
 /**
  * The bar Orchestry must clear on every trace: no more SLO-violation seconds than either baseline
  * (strictly fewer wherever that baseline has any), at most 1.3 × the oracle's replica-seconds, and
