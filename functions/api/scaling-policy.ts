@@ -1,7 +1,7 @@
 /**
  * PUT /apps/{name}/scaling: a partial policy (and mode) merged over the stored one, validated
  * with the spec's rules, stored with a `config` event listing each field's old and new value,
- * under the app's row lock. In auto mode a running app's desired count moves inside new bounds.
+ * under the app's row lock, and written into the stored spec document too (GET spec shows it). In auto mode a running app's desired count moves inside new bounds.
  */
 import { lockApp, updateApp } from '../../db/queries/applications.js';
 import { appendEvent } from '../../db/queries/events.js';
@@ -9,7 +9,7 @@ import { getPolicy, upsertPolicy } from '../../db/queries/policies.js';
 import { policyToApi } from '../../db/queries/serialize.js';
 import type { AppMode } from '../../db/schema.js';
 import { appNotFound } from '../core/errors.js';
-import { validatePolicyPatch } from '../core/spec.js';
+import { validatePolicyPatch, withPolicy, type SpecDocument } from '../core/spec.js';
 import { opsDeps, type Deps } from '../deps.js';
 import { reconcile } from '../ops/reconcile.js';
 
@@ -41,6 +41,7 @@ export async function updateScalingPolicy(deps: Deps, name: string, patch: unkno
     const newDesired = update.mode === 'auto' && desired > 0 ? Math.min(Math.max(desired, min), max) : desired;
     await updateApp(tx, name, {
       mode: update.mode,
+      spec: withPolicy(app.spec as SpecDocument, update.mode, update.policy),
       ...(newDesired !== desired ? { desiredReplicas: newDesired, lastScaledAt: deps.now() } : {}),
     });
     const list = Object.entries(changes).map(([field, change]) => `${field} ${change.old} → ${change.new}`);

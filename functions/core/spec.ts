@@ -1010,3 +1010,27 @@ export function validatePolicyPatch(patch: unknown, current: StoredPolicy): Poli
   }
   return { mode, policy, changes };
 }
+
+/**
+ * The stored spec document with the policy in force written into its `scaling` section, so
+ * that GET spec shows it and a document fetched, edited and PUT back does not silently undo a
+ * policy update. Only fields whose value the document does not already give (explicitly or by
+ * default) are written; the rest of the document stays as it was.
+ */
+export function withPolicy(document: SpecDocument, mode: ScalingMode, policy: PolicyRow): SpecDocument {
+  const stated = parseSpec(document).scaling;
+  const written = document.scaling;
+  const scaling: Record<string, unknown> = written !== null && typeof written === 'object' && !Array.isArray(written) ? { ...written } : {};
+  let changed = false;
+  if (stated.mode !== mode) {
+    scaling.mode = mode;
+    changed = true;
+  }
+  for (const f of POLICY_FIELDS) {
+    if (stated[f.specKey] !== policy[f.column]) {
+      scaling[f.specKey] = policy[f.column];
+      changed = true;
+    }
+  }
+  return changed ? ({ ...document, scaling } as SpecDocument) : document;
+}

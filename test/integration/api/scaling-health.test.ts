@@ -62,6 +62,20 @@ describeEachTarget(
         expect((await h.call('GET', '/api/v1/apps/sc-app')).body.replicas.desired).toBe(3);
       });
 
+      it('writes the update into the stored spec, so a spec fetched and PUT back keeps it', async () => {
+        const spec = await h.call('GET', '/api/v1/apps/sc-app/spec');
+        expect(spec.body.scaling).toMatchObject({ minReplicas: 1, maxReplicas: 3, cooldownSeconds: 60 });
+        // Fields left to their defaults stay out of the document.
+        expect(spec.body.scaling).not.toHaveProperty('latencyWeight');
+        expect(spec.body.spec).toEqual(specOf('sc-app', { scaling: { minReplicas: 1, maxReplicas: 6 }, drainSeconds: 0 }).spec);
+        const revision = (await h.call('GET', '/api/v1/apps/sc-app')).body;
+        const back = await h.call('PUT', '/api/v1/apps/sc-app/spec', { body: spec.body });
+        expect(back.status).toBe(200);
+        const policy = await h.call('GET', '/api/v1/apps/sc-app/scaling');
+        expect(policy.body.policy).toMatchObject({ max_replicas: 3, cooldown_seconds: 60 });
+        expect((await h.call('GET', '/api/v1/apps/sc-app')).body.replicas.desired).toBe(revision.replicas.desired);
+      });
+
       it('switches mode and changes nothing when nothing changes', async () => {
         const manual = await h.call('PUT', '/api/v1/apps/sc-app/scaling', { body: { mode: 'manual' } });
         expect(manual.body.changes).toEqual({ mode: { old: 'auto', new: 'manual' } });

@@ -20,7 +20,9 @@ import {
   toHealthCheckRow,
   toPolicyRow,
   validatePolicyPatch,
+  withPolicy,
   type AppSpec,
+  type SpecDocument,
 } from '../../../functions/core/spec.js';
 import { LABELS } from '../../../functions/runtime/names.js';
 import type { ContainerTemplate } from '../../../functions/runtime/types.js';
@@ -725,3 +727,23 @@ describe('validatePolicyPatch', () => {
     for (const field of POLICY_FIELDS) expect(api[field.apiKey]).toBe(SCALING_DEFAULTS[field.specKey]);
   });
 });
+
+describe('withPolicy', () => {
+  const { document, spec } = readSpec(fixture('valid/minimal.yaml'));
+  const policy = toPolicyRow(spec);
+
+  it('writes only the fields the document does not already give, and keeps the rest of it', () => {
+    const update = validatePolicyPatch({ max_replicas: 9, mode: 'manual' }, { ...policy, mode: 'auto' });
+    const written = withPolicy(document, update.mode, update.policy);
+    expect(written.scaling).toEqual({ ...(document.scaling ?? {}), maxReplicas: 9, mode: 'manual' });
+    expect({ ...written, scaling: undefined }).toEqual({ ...document, scaling: undefined });
+    const reread = readSpec(written as SpecDocument).spec;
+    expect(toPolicyRow(reread)).toEqual(update.policy);
+    expect(reread.scaling.mode).toBe('manual');
+  });
+
+  it('returns the document itself when it already states the policy in force', () => {
+    expect(withPolicy(document, spec.scaling.mode, policy)).toBe(document);
+  });
+});
+
