@@ -32,7 +32,7 @@ export function Api({ stack, app }: StackContext) {
     vpc: network.vpc,
     vpcSubnets: { subnets: network.privateSubnets.subnets },
     securityGroups: [network.probeSecurityGroup],
-    environment: runtimeEnvironment({ network, loadBalancer, cluster, settings }),
+    environment: runtimeEnvironment({ stage: app.stage, network, loadBalancer, cluster, settings }),
     bind: [secrets.DATABASE_URL, secrets.DATABASE_REPLICA_URL, secrets.ORCHESTRY_ADMIN_TOKEN],
     permissions: [
       ...taskLifecycle(runtime),

@@ -32,7 +32,7 @@ export function Jobs({ stack, app }: StackContext) {
   dependsOn(Database);
 
   const runtime: RuntimeResources = { ...cluster, listener: loadBalancer.listener };
-  const environment = runtimeEnvironment({ network, loadBalancer, cluster, settings });
+  const environment = runtimeEnvironment({ stage: app.stage, network, loadBalancer, cluster, settings });
   const common: FunctionProps = {
     // Jobs read the database; the admin token is the API's alone.
     bind: [secrets.DATABASE_URL, secrets.DATABASE_REPLICA_URL],

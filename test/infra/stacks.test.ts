@@ -349,12 +349,13 @@ describe('jobs', () => {
 });
 
 describe('function environment', () => {
-  it('tells the ECS runtime where its cluster, network, roles, logs and listener are', () => {
+  it('tells the ECS runtime its stage and where its cluster, network, roles, logs and listener are', () => {
     const stack = (name: StackName) => demo.stacks[name];
-    for (const key of ['api', 'scaler', 'prober'] as const) {
+    for (const key of ['api', 'scaler', 'prober', 'collector'] as const) {
       const env = resolveImports(demo, orchestryFunction(demo, key).props.Environment.Variables);
       expect(env, key).toMatchObject({
         ORCHESTRY_RUNTIME: 'ecs',
+        ORCHESTRY_STAGE: 'demo',
         ORCHESTRY_ECS_CLUSTER: ref('Cluster', logicalId(stack('Cluster'), 'Cluster')),
         ORCHESTRY_ECS_SECURITY_GROUPS: getAtt('Cluster', logicalId(stack('Cluster'), 'TaskSecurityGroup'), 'GroupId'),
         ORCHESTRY_ECS_EXECUTION_ROLE_ARN: getAtt('Cluster', logicalId(stack('Cluster'), 'TaskExecutionRole'), 'Arn'),
@@ -378,6 +379,18 @@ describe('function environment', () => {
     expect(resolveImports(production, orchestryFunction(production, 'api').props.Environment.Variables).ORCHESTRY_ECS_CAPACITY_PROVIDER).toBe(
       'FARGATE',
     );
+  });
+
+  it('gives every function that builds the ECS runtime its own stage, so names never meet another stage’s', () => {
+    for (const [synth, stage] of [
+      [demo, 'demo'],
+      [production, 'production'],
+    ] as const) {
+      for (const key of Object.keys(ORCHESTRY_FUNCTIONS) as FunctionKey[]) {
+        const env = orchestryFunction(synth, key).props.Environment.Variables;
+        expect(env.ORCHESTRY_STAGE, key).toBe(env.ORCHESTRY_RUNTIME === 'ecs' ? stage : undefined);
+      }
+    }
   });
 
   it('tells the database-only jobs and the migration that there is no runtime to drive', () => {
