@@ -14,10 +14,11 @@ import { LoadBalancer } from './load-balancer.js';
 import { Network } from './network.js';
 
 /**
- * App secrets (`valueFrom: {secret: NAME}` in a spec) are SSM parameters under this path (the
- * ECS runtime's SECRET_PARAMETER_PREFIX); the execution role can read no other parameter.
+ * App secrets (`valueFrom: {secret: NAME}` in a spec) are SSM parameters under this path of
+ * their stage (the ECS runtime's secretParameterPrefix); a stage's execution role can read no
+ * other parameter, another stage's secrets included.
  */
-export const APP_SECRETS_PATH = '/orchestry/secrets/';
+export const appSecretsPath = (stage: string) => `/orchestry/${stage}/secrets/`;
 
 export function Cluster({ stack, app }: StackContext) {
   const settings = stageSettings(app);
@@ -79,7 +80,7 @@ export function Cluster({ stack, app }: StackContext) {
     new PolicyStatement({
       sid: 'ReadAppSecrets',
       actions: ['ssm:GetParameters'],
-      resources: [`arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter${APP_SECRETS_PATH}*`],
+      resources: [`arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter${appSecretsPath(app.stage)}*`],
     }),
   );
 

@@ -189,6 +189,7 @@ export const coldStartSuite: Suite = {
         NODE_ENV: 'production',
         DATABASE_URL: database.url,
         ORCHESTRY_RUNTIME: 'ecs',
+        ORCHESTRY_STAGE: 'bench',
         ORCHESTRY_ECS_CLUSTER: 'orchestry',
         ORCHESTRY_ECS_SUBNETS: 'subnet-00000000000000001',
         ORCHESTRY_ECS_SECURITY_GROUPS: 'sg-00000000000000001',

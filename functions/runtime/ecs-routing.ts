@@ -1,8 +1,8 @@
 /**
  * The ALB side of the ECS runtime: one IP target group per app and one host-header rule on
- * the shared listener forwarding `<app>.*` to it. Everything is found by a name or a
- * priority derived from the app name, so a second or concurrent call converges on the same
- * resources instead of making new ones.
+ * the stage's listener forwarding `<app>.*` to it. Everything is found by a name (derived from
+ * the stage and the app) or a priority derived from the app name, so a second or concurrent
+ * call converges on the same resources instead of making new ones.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { OrchestryError } from '../core/errors.js';
 import { awsErrorName, tolerating, type AwsCaller } from './ecs-aws.js';
-import { TAG_APP } from './ecs-task-definition.js';
+import { TAG_APP, TAG_STAGE } from './ecs-task-definition.js';
 
 const TARGET_GROUP_NAME_MAX = 32;
 const NAME_HASH_LENGTH = 10;
@@ -34,9 +34,16 @@ const MAX_RULE_ATTEMPTS = 5;
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-/** `orch-<app prefix>-<hash>`, at most 32 characters: readable in the console, unique per app. */
-export function targetGroupName(app: string): string {
-  const hash = sha256(app).slice(0, NAME_HASH_LENGTH);
+/**
+ * `orch-<app prefix>-<hash of stage and app>`, at most 32 characters: readable in the console,
+ * unique per stage and app (target group names are unique per account and region, so two
+ * stages must not derive the same one). The stage is in the hash only: there is no room to
+ * spell out a stage of any length beside the app, and a truncated one could not be told apart
+ * from another stage's. The `orchestry:stage` tag says which stage a group belongs to.
+ */
+export function targetGroupName(stage: string, app: string): string {
+  // '/' is in neither a stage nor an app name, so no other pair hashes the same text.
+  const hash = sha256(`${stage}/${app}`).slice(0, NAME_HASH_LENGTH);
   const room = TARGET_GROUP_NAME_MAX - 'orch-'.length - 1 - NAME_HASH_LENGTH;
   const prefix = app.slice(0, room).replace(/-+$/, '');
   return prefix ? `orch-${prefix}-${hash}` : `orch-${hash}`;
@@ -60,6 +67,7 @@ const forwardsTo = (rule: Rule, targetGroupArn: string) =>
   );
 
 export interface RoutingSettings {
+  stage: string;
   vpcId: string;
   listenerArn: string;
 }
@@ -140,7 +148,7 @@ export class EcsRouting {
     const found = await tolerating(
       ['TargetGroupNotFoundException'],
       this.call('DescribeTargetGroups', () =>
-        this.elb.send(new DescribeTargetGroupsCommand({ Names: [targetGroupName(app)] })),
+        this.elb.send(new DescribeTargetGroupsCommand({ Names: [targetGroupName(this.settings.stage, app)] })),
       ),
     );
     const arn = found?.TargetGroups?.[0]?.TargetGroupArn;
@@ -155,7 +163,7 @@ export class EcsRouting {
       const created = await this.call('CreateTargetGroup', () =>
         this.elb.send(
           new CreateTargetGroupCommand({
-            Name: targetGroupName(app),
+            Name: targetGroupName(this.settings.stage, app),
             TargetType: 'ip',
             Protocol: 'HTTP',
             Port: TARGET_GROUP_PORT,
@@ -168,7 +176,10 @@ export class EcsRouting {
             HealthCheckTimeoutSeconds: 5,
             HealthyThresholdCount: 2,
             UnhealthyThresholdCount: 3,
-            Tags: [{ Key: TAG_APP, Value: app }],
+            Tags: [
+              { Key: TAG_APP, Value: app },
+              { Key: TAG_STAGE, Value: this.settings.stage },
+            ],
           }),
         ),
       );
@@ -206,7 +217,10 @@ export class EcsRouting {
               Priority: priority,
               Conditions: [{ Field: 'host-header', HostHeaderConfig: { Values: [`${app}.*`] } }],
               Actions: [{ Type: 'forward', TargetGroupArn: targetGroupArn }],
-              Tags: [{ Key: TAG_APP, Value: app }],
+              Tags: [
+                { Key: TAG_APP, Value: app },
+                { Key: TAG_STAGE, Value: this.settings.stage },
+              ],
             }),
           ),
         ),

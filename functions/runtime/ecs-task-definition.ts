@@ -8,17 +8,47 @@ import { validationError } from '../core/errors.js';
 import type { ContainerTemplate } from './types.js';
 
 export const CONTAINER_NAME = 'app';
-export const SECRET_PARAMETER_PREFIX = '/orchestry/secrets/';
 
 export const TAG_APP = 'orchestry:app';
 export const TAG_REVISION = 'orchestry:revision';
 export const TAG_REPLICA = 'orchestry:replica';
 export const TAG_NAME = 'orchestry:name';
 export const TAG_PORT = 'orchestry:port';
+/** On target groups and listener rules, whose names cannot carry the stage (see ecs-routing.ts). */
+export const TAG_STAGE = 'orchestry:stage';
 /** A digest of the registered definition, so a same-numbered revision with other content is never reused. */
 export const TAG_TEMPLATE = 'orchestry:template';
 
-export const taskFamily = (app: string) => `orchestry-${app}`;
+/**
+ * The SST stage the runtime belongs to is part of every name that is unique per account and
+ * region (task definition families here, target group names in ecs-routing.ts, secret
+ * parameter paths), so two stages in one account and region never share one. A stage is what
+ * SST accepts (sst/project.js): a letter, then letters, digits and hyphens. Its length is
+ * bounded so that the longest family, `orchestry-<stage>_<63-character app>`, stays within
+ * ECS's 255 characters.
+ */
+const STAGE = /^[A-Za-z][A-Za-z0-9-]*$/;
+const APP_NAME_MAX = 63;
+const FAMILY_MAX = 255;
+export const STAGE_MAX_LENGTH = FAMILY_MAX - 'orchestry-'.length - '_'.length - APP_NAME_MAX;
+
+/** Why a stage cannot name ECS resources, or undefined when it can. */
+export function stageProblem(stage: string): string | undefined {
+  if (!stage) return 'is missing';
+  if (!STAGE.test(stage)) return `'${stage}' is not an SST stage name: a letter, then letters, digits and hyphens`;
+  if (stage.length > STAGE_MAX_LENGTH) return `'${stage.slice(0, 20)}…' is longer than ${STAGE_MAX_LENGTH} characters`;
+  return undefined;
+}
+
+/**
+ * `orchestry-<stage>_<app>`. The underscore, which neither a stage nor an app name can hold,
+ * keeps stages apart: with a hyphen, stage `prod` app `eu-api` and stage `prod-eu` app `api`
+ * would share `orchestry-prod-eu-api`, and IAM's `orchestry-prod-*` would match both stages.
+ */
+export const taskFamily = (stage: string, app: string) => `orchestry-${stage}_${app}`;
+
+/** Where a stage's app secrets live in SSM Parameter Store: `/orchestry/<stage>/secrets/`. */
+export const secretParameterPrefix = (stage: string) => `/orchestry/${stage}/secrets/`;
 
 const steps = (from: number, to: number, step: number) =>
   Array.from({ length: (to - from) / step + 1 }, (_, i) => from + i * step);
@@ -63,8 +93,8 @@ export function fargateSize(cpuMillis: number, memoryBytes: number): { cpu: numb
 // SSM parameter names allow these characters; a leading '/' would make an empty path level.
 const SECRET_REF = /^[A-Za-z0-9_.-][A-Za-z0-9_./-]*$/;
 
-/** Secrets are SSM parameters under one prefix, named (not ARN'd) so the same spec works in any account. */
-export function secretParameterName(ref: string, envName: string): string {
+/** Secrets are SSM parameters under the stage's prefix, named (not ARN'd) so the same spec works in any account. */
+export function secretParameterName(stage: string, ref: string, envName: string): string {
   if (!SECRET_REF.test(ref) || ref.includes('//')) {
     throw validationError([
       {
@@ -73,10 +103,11 @@ export function secretParameterName(ref: string, envName: string): string {
       },
     ]);
   }
-  return `${SECRET_PARAMETER_PREFIX}${ref}`;
+  return `${secretParameterPrefix(stage)}${ref}`;
 }
 
 export interface TaskDefinitionSettings {
+  stage: string;
   executionRoleArn: string;
   taskRoleArn: string;
   logGroup: string;
@@ -104,7 +135,7 @@ export function buildTaskDefinition(
     portMappings: [{ containerPort: template.containerPort, protocol: 'tcp' }],
     // Sorted so the same env in another order digests the same and reuses the definition.
     environment: sortedByName(Object.entries(template.env).map(([name, value]) => ({ name, value }))),
-    secrets: sortedByName(template.secrets.map((s) => ({ name: s.name, valueFrom: secretParameterName(s.ref, s.name) }))),
+    secrets: sortedByName(template.secrets.map((s) => ({ name: s.name, valueFrom: secretParameterName(settings.stage, s.ref, s.name) }))),
     // The spec follows Kubernetes: `command` replaces the image ENTRYPOINT, `args` its CMD.
     ...(template.command?.length ? { entryPoint: template.command } : {}),
     ...(template.args?.length ? { command: template.args } : {}),
@@ -118,7 +149,7 @@ export function buildTaskDefinition(
     },
   };
   const input: RegisterTaskDefinitionCommandInput = {
-    family: taskFamily(app),
+    family: taskFamily(settings.stage, app),
     networkMode: 'awsvpc',
     requiresCompatibilities: ['FARGATE'],
     cpu: String(size.cpu),

@@ -33,6 +33,7 @@ import {
   TAG_REPLICA,
   TAG_REVISION,
   TAG_TEMPLATE,
+  stageProblem,
   taskFamily,
 } from './ecs-task-definition.js';
 import { replicaName } from './names.js';
@@ -48,6 +49,11 @@ import type {
 } from './types.js';
 
 export interface EcsRuntimeConfig {
+  /**
+   * The SST stage this deployment belongs to. Task definition families, target group names and
+   * secret parameter paths carry it, so stages sharing an account and region never share them.
+   */
+  stage: string;
   /** Cluster name or ARN. */
   cluster: string;
   subnets: string[];
@@ -96,6 +102,7 @@ const MIB = 1024 * 1024;
 const MAX_LOG_EVENTS = 10_000;
 
 const ENV = {
+  stage: 'ORCHESTRY_STAGE',
   cluster: 'ORCHESTRY_ECS_CLUSTER',
   subnets: 'ORCHESTRY_ECS_SUBNETS',
   securityGroups: 'ORCHESTRY_ECS_SECURITY_GROUPS',
@@ -124,6 +131,7 @@ export function ecsConfigFromEnv(env: Record<string, string | undefined> = proce
     return value ?? '';
   };
   const config: EcsRuntimeConfig = {
+    stage: env[ENV.stage]?.trim() ?? '',
     cluster: required(ENV.cluster),
     subnets: list(required(ENV.subnets)),
     securityGroups: list(required(ENV.securityGroups)),
@@ -137,6 +145,8 @@ export function ecsConfigFromEnv(env: Record<string, string | undefined> = proce
   for (const field of ['subnets', 'securityGroups'] as const) {
     if (env[ENV[field]]?.trim() && config[field].length === 0) issues.push({ path: ENV[field], message: 'needs at least one comma-separated id' });
   }
+  const stage = stageIssue(config.stage);
+  if (stage) issues.push(stage);
   const publicIp = env[ENV.assignPublicIp]?.trim().toLowerCase();
   if (publicIp === 'true' || publicIp === 'false') config.assignPublicIp = publicIp === 'true';
   else if (publicIp) issues.push({ path: ENV.assignPublicIp, message: `must be 'true' or 'false', not '${publicIp}'` });
@@ -147,8 +157,27 @@ export function ecsConfigFromEnv(env: Record<string, string | undefined> = proce
   return config;
 }
 
+/**
+ * A stage that cannot scope the runtime's names, as an issue naming ORCHESTRY_STAGE and the
+ * fix. Without a valid one the runtime refuses to start rather than fall back to unscoped
+ * names another stage in the account could be using.
+ */
+function stageIssue(stage: string | undefined): FieldIssue | undefined {
+  const problem = stageProblem(stage?.trim() ?? '');
+  if (!problem) return undefined;
+  return {
+    path: ENV.stage,
+    message:
+      `${problem}. The ECS runtime needs the SST stage it was deployed as (it scopes task definition families, ` +
+      `target group names and secret paths); the stacks set ${ENV.stage} from the stage, so redeploy with ` +
+      '`npx sst deploy --stage NAME`, or set it to that stage (e.g. prod)',
+  };
+}
+
 function checkConfig(config: EcsRuntimeConfig): void {
   const issues: FieldIssue[] = [];
+  const stage = stageIssue(config.stage);
+  if (stage) issues.push(stage);
   for (const field of ['cluster', 'executionRoleArn', 'taskRoleArn', 'logGroup', 'region', 'vpcId', 'listenerArn'] as const) {
     if (!config[field]?.trim()) issues.push({ path: field, message: `is required (environment: ${ENV[field]})` });
   }
@@ -274,7 +303,7 @@ export class EcsRuntime implements ContainerRuntime {
   async stats(replica: { id: string; app: string }): Promise<ReplicaStats | null> {
     const now = this.now();
     const clusterName = this.clusterName();
-    const family = taskFamily(replica.app);
+    const family = taskFamily(this.config.stage, replica.app);
     const taskId = taskIdOf(replica.id);
     // Per-task values need Container Insights with enhanced observability; the family
     // average (plain Container Insights) stands in when they are absent.
@@ -424,11 +453,12 @@ export class EcsRuntime implements ContainerRuntime {
     digest: string,
     input: ReturnType<typeof buildTaskDefinition>['input'],
   ): Promise<string> {
-    // The family's latest definition is the one a retried or concurrent start of this revision made.
+    // The family's latest definition is the one a retried or concurrent start of this revision
+    // made. The family is this stage's own, so another stage's registrations never show up here.
     const latest = await tolerating(
       ['ClientException'],
       this.call('DescribeTaskDefinition', () =>
-        this.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: taskFamily(app), include: ['TAGS'] })),
+        this.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: taskFamily(this.config.stage, app), include: ['TAGS'] })),
       ),
     );
     const tags = tagsOf(latest ?? {});
@@ -572,7 +602,7 @@ export class EcsRuntime implements ContainerRuntime {
     do {
       const page = await this.call('ListTasks', () =>
         this.ecs.send(
-          new ListTasksCommand({ cluster: this.config.cluster, family: taskFamily(app), desiredStatus: 'RUNNING', maxResults: 100, nextToken }),
+          new ListTasksCommand({ cluster: this.config.cluster, family: taskFamily(this.config.stage, app), desiredStatus: 'RUNNING', maxResults: 100, nextToken }),
         ),
       );
       arns.push(...(page.taskArns ?? []));

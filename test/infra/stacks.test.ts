@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { useFunctions } from 'sst/constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { secretParameterName } from '../../functions/runtime/ecs-task-definition.js';
 import { LOOPING_JOB_TIMEOUT_SECONDS } from '../../infra/jobs.js';
 import { synthesize, type StackName, type Synthesized } from '../../infra/synth.js';
 import {
@@ -199,7 +200,7 @@ describe('cluster', () => {
     });
   });
 
-  it('has a task execution role that writes task logs, pulls images and reads only app secrets', () => {
+  it('has a task execution role that writes task logs, pulls images and reads only its stage’s app secrets', () => {
     const roleId = logicalId(demo.stacks.Cluster, 'TaskExecutionRole');
     const statements = Object.values(demo.templates.Cluster.findResources('AWS::IAM::Policy'))
       .filter((p: Json) => p.Properties.Roles.some((r: Json) => r.Ref === roleId))
@@ -207,7 +208,12 @@ describe('cluster', () => {
     const bySid = Object.fromEntries(statements.map((s) => [s.Sid, s]));
     expect(Object.keys(bySid).sort()).toEqual(['EcrLogin', 'PullImagesFromThisAccount', 'ReadAppSecrets', 'WriteTaskLogs']);
     expect(bySid.WriteTaskLogs!.Resource).toEqual({ 'Fn::GetAtt': [logicalId(demo.stacks.Cluster, 'TaskLogs'), 'Arn'] });
-    expect(JSON.stringify(bySid.ReadAppSecrets!.Resource)).toContain(':parameter/orchestry/secrets/*');
+    expect(JSON.stringify(bySid.ReadAppSecrets!.Resource)).toContain(':parameter/orchestry/demo/secrets/*');
+    // The path the runtime names a secret by (ecs-task-definition.ts) is the one the role may read.
+    expect(secretParameterName('demo', 'user-api/db', 'DB_URL').startsWith('/orchestry/demo/secrets/')).toBe(true);
+    expect(JSON.stringify(resource(production, 'Cluster', logicalId(production.stacks.Cluster, 'TaskExecutionRole', 'DefaultPolicy')))).toContain(
+      ':parameter/orchestry/production/secrets/*',
+    );
     expect(JSON.stringify(bySid.PullImagesFromThisAccount!.Resource)).toContain(':repository/*');
   });
 

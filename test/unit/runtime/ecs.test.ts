@@ -42,7 +42,7 @@ import { OrchestryError } from '../../../functions/core/errors.js';
 import { EcsRuntime, ecsConfigFromEnv, type EcsRuntimeConfig } from '../../../functions/runtime/ecs.js';
 import { isTransientAwsError } from '../../../functions/runtime/ecs-aws.js';
 import { rulePriority, targetGroupName } from '../../../functions/runtime/ecs-routing.js';
-import { buildTaskDefinition, fargateSize } from '../../../functions/runtime/ecs-task-definition.js';
+import { buildTaskDefinition, fargateSize, STAGE_MAX_LENGTH, taskFamily } from '../../../functions/runtime/ecs-task-definition.js';
 import type { ContainerTemplate, ReplicaHandle } from '../../../functions/runtime/types.js';
 
 const REGION = 'eu-west-1';
@@ -51,6 +51,7 @@ const LISTENER_ARN = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:listen
 const NOW = new Date('2025-03-01T12:00:00Z');
 
 const CONFIG: EcsRuntimeConfig = {
+  stage: 'prod',
   cluster: CLUSTER_ARN,
   subnets: ['subnet-a', 'subnet-b'],
   securityGroups: ['sg-tasks'],
@@ -131,7 +132,7 @@ function fakeEcs(ecs: AwsClientStub<ECSClient>, options: { pollsUntilIp?: number
   return { tasks };
 }
 
-function harness(options: { retries?: number; addressTimeoutMs?: number } = {}) {
+function harness(options: { retries?: number; addressTimeoutMs?: number; config?: Partial<EcsRuntimeConfig> } = {}) {
   const clients = {
     ecs: new ECSClient({ region: REGION }),
     elb: new ElasticLoadBalancingV2Client({ region: REGION }),
@@ -144,7 +145,7 @@ function harness(options: { retries?: number; addressTimeoutMs?: number } = {}) 
     logs: mockClient(clients.logs),
     cloudwatch: mockClient(clients.cloudwatch),
   };
-  const runtime = new EcsRuntime(CONFIG, {
+  const runtime = new EcsRuntime({ ...CONFIG, ...options.config }, {
     clients,
     retry: { retries: options.retries ?? 3, baseDelayMs: 1, maxDelayMs: 2 },
     pollIntervalMs: 1,
@@ -175,7 +176,7 @@ describe('EcsRuntime.start', () => {
 
     const [register] = ecs.commandCalls(RegisterTaskDefinitionCommand);
     expect(register!.args[0].input).toEqual({
-      family: 'orchestry-web',
+      family: 'orchestry-prod_web',
       networkMode: 'awsvpc',
       requiresCompatibilities: ['FARGATE'],
       cpu: '512',
@@ -192,7 +193,7 @@ describe('EcsRuntime.start', () => {
             { name: 'A_FIRST', value: '1' },
             { name: 'NODE_ENV', value: 'production' },
           ],
-          secrets: [{ name: 'DB_URL', valueFrom: '/orchestry/secrets/web/db' }],
+          secrets: [{ name: 'DB_URL', valueFrom: '/orchestry/prod/secrets/web/db' }],
           entryPoint: ['node', 'server.js'],
           command: ['--port', '8080'],
           workingDirectory: '/srv',
@@ -216,7 +217,7 @@ describe('EcsRuntime.start', () => {
     const run = runs[0]!.args[0].input;
     expect(run).toEqual({
       cluster: CLUSTER_ARN,
-      taskDefinition: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/orchestry-web:1',
+      taskDefinition: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/orchestry-prod_web:1',
       count: 1,
       startedBy: 'orchestry',
       group: 'orchestry:web',
@@ -252,6 +253,31 @@ describe('EcsRuntime.start', () => {
       state: 'starting',
       startedAt: null,
     });
+  });
+
+  it('keeps two stages in one account apart: own family, own latest definition, own secrets, own tasks', async () => {
+    const stages = ['dev', 'prod'].map((stage) => {
+      const h = harness({ config: { stage } });
+      fakeEcs(h.ecs);
+      return h;
+    });
+    for (const { runtime } of stages) await start(runtime, 0);
+
+    const [dev, prod] = stages.map(({ ecs }) => ({
+      register: ecs.commandCalls(RegisterTaskDefinitionCommand)[0]!.args[0].input,
+      latest: ecs.commandCalls(DescribeTaskDefinitionCommand)[0]!.args[0].input,
+      listed: ecs.commandCalls(ListTasksCommand)[0]!.args[0].input,
+    }));
+    expect(dev!.register.family).toBe('orchestry-dev_web');
+    expect(prod!.register.family).toBe('orchestry-prod_web');
+    expect(dev!.latest.taskDefinition).toBe('orchestry-dev_web');
+    expect(prod!.latest.taskDefinition).toBe('orchestry-prod_web');
+    expect(dev!.listed.family).toBe('orchestry-dev_web');
+    expect(prod!.listed.family).toBe('orchestry-prod_web');
+    expect(dev!.register.containerDefinitions![0]!.secrets).toEqual([{ name: 'DB_URL', valueFrom: '/orchestry/dev/secrets/web/db' }]);
+    expect(prod!.register.containerDefinitions![0]!.secrets).toEqual([{ name: 'DB_URL', valueFrom: '/orchestry/prod/secrets/web/db' }]);
+    // Hyphens in stage and app names cannot make two stages' families meet.
+    expect(taskFamily('prod', 'eu-api')).not.toBe(taskFamily('prod-eu', 'api'));
   });
 
   it('uses a capacity provider strategy and a public IP when configured', async () => {
@@ -313,7 +339,7 @@ describe('EcsRuntime.start', () => {
     const second = harness();
     fakeEcs(second.ecs);
     second.ecs.on(DescribeTaskDefinitionCommand).resolves({
-      taskDefinition: { taskDefinitionArn: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/orchestry-web:7', status: 'ACTIVE' },
+      taskDefinition: { taskDefinitionArn: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/orchestry-prod_web:7', status: 'ACTIVE' },
       tags: registeredTags,
     });
 
@@ -321,12 +347,12 @@ describe('EcsRuntime.start', () => {
     await start(second.runtime, 2);
 
     expect(second.ecs.commandCalls(DescribeTaskDefinitionCommand).map((c) => c.args[0].input)).toEqual([
-      { taskDefinition: 'orchestry-web', include: ['TAGS'] },
+      { taskDefinition: 'orchestry-prod_web', include: ['TAGS'] },
     ]);
     expect(second.ecs.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(0);
     expect(second.ecs.commandCalls(RunTaskCommand).map((c) => c.args[0].input.taskDefinition)).toEqual([
-      'arn:aws:ecs:eu-west-1:123456789012:task-definition/orchestry-web:7',
-      'arn:aws:ecs:eu-west-1:123456789012:task-definition/orchestry-web:7',
+      'arn:aws:ecs:eu-west-1:123456789012:task-definition/orchestry-prod_web:7',
+      'arn:aws:ecs:eu-west-1:123456789012:task-definition/orchestry-prod_web:7',
     ]);
   });
 
@@ -334,7 +360,7 @@ describe('EcsRuntime.start', () => {
     const { runtime, ecs } = harness();
     fakeEcs(ecs);
     ecs.on(DescribeTaskDefinitionCommand).resolves({
-      taskDefinition: { taskDefinitionArn: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/orchestry-web:3', status: 'ACTIVE' },
+      taskDefinition: { taskDefinitionArn: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/orchestry-prod_web:3', status: 'ACTIVE' },
       tags: [
         { key: 'orchestry:app', value: 'web' },
         { key: 'orchestry:revision', value: '1' },
@@ -361,8 +387,8 @@ describe('EcsRuntime.start', () => {
     expect(tag(registers[1]!, 'orchestry:revision')).toBe('2');
     const runs = ecs.commandCalls(RunTaskCommand).map((c) => c.args[0].input);
     expect(runs.slice(1).map((r) => r.taskDefinition)).toEqual([
-      'arn:aws:ecs:eu-west-1:123456789012:task-definition/orchestry-web:2',
-      'arn:aws:ecs:eu-west-1:123456789012:task-definition/orchestry-web:2',
+      'arn:aws:ecs:eu-west-1:123456789012:task-definition/orchestry-prod_web:2',
+      'arn:aws:ecs:eu-west-1:123456789012:task-definition/orchestry-prod_web:2',
     ]);
     expect(runs[1]!.clientToken).not.toBe(runs[0]!.clientToken);
     expect(runs.slice(1).map((r) => tag(r, 'orchestry:revision'))).toEqual(['2', '2']);
@@ -382,7 +408,7 @@ describe('EcsRuntime.start', () => {
     expect(ecs.commandCalls(RunTaskCommand)).toHaveLength(1);
     expect(ecs.commandCalls(ListTasksCommand)[1]!.args[0].input).toMatchObject({
       cluster: CLUSTER_ARN,
-      family: 'orchestry-web',
+      family: 'orchestry-prod_web',
       desiredStatus: 'RUNNING',
     });
   });
@@ -565,7 +591,7 @@ describe('EcsRuntime.stop', () => {
     expect(deregister.map((c) => c.args[0].input)).toEqual([{ TargetGroupArn: TG, Targets: [{ Id: '10.0.3.4', Port: 8080 }] }]);
     expect(stop.map((c) => c.args[0].input)).toEqual([{ cluster: CLUSTER_ARN, task: TASK, reason: 'Stopped by Orchestry' }]);
     expect(deregister[0]!.calledBefore(stop[0]!)).toBe(true);
-    expect(elb.commandCalls(DescribeTargetGroupsCommand)[0]!.args[0].input).toEqual({ Names: [targetGroupName('web')] });
+    expect(elb.commandCalls(DescribeTargetGroupsCommand)[0]!.args[0].input).toEqual({ Names: [targetGroupName('prod', 'web')] });
   });
 
   it('treats a task ECS no longer knows as stopped', async () => {
@@ -623,8 +649,8 @@ describe('EcsRuntime.list', () => {
     const replicas = await runtime.list('web');
 
     expect(ecs.commandCalls(ListTasksCommand).map((c) => c.args[0].input)).toEqual([
-      { cluster: CLUSTER_ARN, family: 'orchestry-web', desiredStatus: 'RUNNING', maxResults: 100, nextToken: undefined },
-      { cluster: CLUSTER_ARN, family: 'orchestry-web', desiredStatus: 'RUNNING', maxResults: 100, nextToken: 'page-2' },
+      { cluster: CLUSTER_ARN, family: 'orchestry-prod_web', desiredStatus: 'RUNNING', maxResults: 100, nextToken: undefined },
+      { cluster: CLUSTER_ARN, family: 'orchestry-prod_web', desiredStatus: 'RUNNING', maxResults: 100, nextToken: 'page-2' },
     ]);
     expect(ecs.commandCalls(DescribeTasksCommand).map((c) => c.args[0].input.tasks?.length)).toEqual([100, 50]);
     expect(replicas).toHaveLength(149);
@@ -710,7 +736,7 @@ describe('EcsRuntime routing', () => {
 
     expect(elb.commandCalls(CreateTargetGroupCommand).map((c) => c.args[0].input)).toEqual([
       {
-        Name: targetGroupName('web'),
+        Name: targetGroupName('prod', 'web'),
         TargetType: 'ip',
         Protocol: 'HTTP',
         Port: 80,
@@ -722,7 +748,10 @@ describe('EcsRuntime routing', () => {
         HealthCheckTimeoutSeconds: 5,
         HealthyThresholdCount: 2,
         UnhealthyThresholdCount: 3,
-        Tags: [{ Key: 'orchestry:app', Value: 'web' }],
+        Tags: [
+          { Key: 'orchestry:app', Value: 'web' },
+          { Key: 'orchestry:stage', Value: 'prod' },
+        ],
       },
     ]);
     expect(elb.commandCalls(ModifyTargetGroupAttributesCommand)[0]!.args[0].input).toEqual({
@@ -735,10 +764,27 @@ describe('EcsRuntime routing', () => {
         Priority: rulePriority('web', new Set()),
         Conditions: [{ Field: 'host-header', HostHeaderConfig: { Values: ['web.*'] } }],
         Actions: [{ Type: 'forward', TargetGroupArn: TG }],
-        Tags: [{ Key: 'orchestry:app', Value: 'web' }],
+        Tags: [
+          { Key: 'orchestry:app', Value: 'web' },
+          { Key: 'orchestry:stage', Value: 'prod' },
+        ],
       },
     ]);
     expect(rules).toHaveLength(2);
+  });
+
+  it('gives the same app in two stages its own target group, tagged with the stage', async () => {
+    const created = [];
+    for (const stage of ['dev', 'prod']) {
+      const { runtime, elb } = harness({ config: { stage } });
+      fakeElb(elb);
+      await runtime.ensureApp('web');
+      expect(elb.commandCalls(DescribeTargetGroupsCommand)[0]!.args[0].input).toEqual({ Names: [targetGroupName(stage, 'web')] });
+      created.push(elb.commandCalls(CreateTargetGroupCommand)[0]!.args[0].input);
+    }
+    expect(created.map((input) => input.Name)).toEqual([targetGroupName('dev', 'web'), targetGroupName('prod', 'web')]);
+    expect(created[0]!.Name).not.toBe(created[1]!.Name);
+    expect(created.map((input) => input.Tags?.find((t) => t.Key === 'orchestry:stage')?.Value)).toEqual(['dev', 'prod']);
   });
 
   it('takes the next free priority when the derived one is in use, also when it is taken in a race', async () => {
@@ -846,12 +892,23 @@ describe('EcsRuntime routing', () => {
     expect(elb.commandCalls(RegisterTargetsCommand)).toHaveLength(1);
   });
 
-  it('names target groups within 32 characters, distinct per app', () => {
+  it('names target groups within 32 characters, valid for ELB, distinct per stage and app', () => {
+    const ELB_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/;
     const long = 'a'.repeat(63);
-    expect(targetGroupName(long).length).toBeLessThanOrEqual(32);
-    expect(targetGroupName('web')).toMatch(/^orch-web-[0-9a-f]{10}$/);
-    expect(targetGroupName(`${'b'.repeat(40)}-one`)).not.toBe(targetGroupName(`${'b'.repeat(40)}-two`));
-    expect(targetGroupName('abcdefghijklmno-xyz')).not.toMatch(/--/);
+    const names = [
+      targetGroupName('prod', long),
+      targetGroupName('x'.repeat(STAGE_MAX_LENGTH), long),
+      targetGroupName('prod', 'web'),
+      targetGroupName('Dev-1', 'a'),
+      targetGroupName('prod', 'abcdefghijklmno-xyz'),
+    ];
+    for (const name of names) expect(name).toMatch(ELB_NAME);
+    expect(targetGroupName('prod', 'web')).toMatch(/^orch-web-[0-9a-f]{10}$/);
+    expect(targetGroupName('prod', `${'b'.repeat(40)}-one`)).not.toBe(targetGroupName('prod', `${'b'.repeat(40)}-two`));
+    expect(targetGroupName('prod', 'abcdefghijklmno-xyz')).not.toMatch(/--/);
+    // The same app in two stages, and stage/app pairs that run together the same way.
+    expect(targetGroupName('dev', 'web')).not.toBe(targetGroupName('prod', 'web'));
+    expect(targetGroupName('prod', 'eu-api')).not.toBe(targetGroupName('prod-eu', 'api'));
   });
 });
 
@@ -922,7 +979,7 @@ describe('EcsRuntime.logs and stats', () => {
         MetricName: 'CpuUtilized',
         Dimensions: [
           { Name: 'ClusterName', Value: 'orchestry' },
-          { Name: 'TaskDefinitionFamily', Value: 'orchestry-web' },
+          { Name: 'TaskDefinitionFamily', Value: 'orchestry-prod_web' },
           { Name: 'TaskId', Value: '0123456789abcdef' },
         ],
       },
@@ -931,7 +988,7 @@ describe('EcsRuntime.logs and stats', () => {
     });
     expect(input.MetricDataQueries?.find((q) => q.Id === 'family_memreserved')?.MetricStat?.Metric?.Dimensions).toEqual([
       { Name: 'ClusterName', Value: 'orchestry' },
-      { Name: 'TaskDefinitionFamily', Value: 'orchestry-web' },
+      { Name: 'TaskDefinitionFamily', Value: 'orchestry-prod_web' },
     ]);
   });
 
@@ -975,6 +1032,7 @@ describe('EcsRuntime.ping', () => {
 
 describe('configuration', () => {
   const ENV = {
+    ORCHESTRY_STAGE: 'prod',
     ORCHESTRY_ECS_CLUSTER: 'orchestry',
     ORCHESTRY_ECS_SUBNETS: 'subnet-a, subnet-b',
     ORCHESTRY_ECS_SECURITY_GROUPS: 'sg-1',
@@ -988,6 +1046,7 @@ describe('configuration', () => {
 
   it('reads the runtime configuration from the environment', () => {
     expect(ecsConfigFromEnv(ENV)).toEqual({
+      stage: 'prod',
       cluster: 'orchestry',
       subnets: ['subnet-a', 'subnet-b'],
       securityGroups: ['sg-1'],
@@ -1019,6 +1078,24 @@ describe('configuration', () => {
     expect((error as OrchestryError).code).toBe('VALIDATION_ERROR');
   });
 
+  it('refuses a missing or invalid ORCHESTRY_STAGE, saying how to fix it', () => {
+    const { ORCHESTRY_STAGE: _stage, ...withoutStage } = ENV;
+    for (const env of [withoutStage, { ...ENV, ORCHESTRY_STAGE: '  ' }]) {
+      expect(() => ecsConfigFromEnv(env)).toThrow(/ORCHESTRY_STAGE: is missing\..*npx sst deploy --stage NAME/);
+    }
+    for (const stage of ['my_stage', '1prod', '-prod', 'prod/eu', 'prod eu', 'x'.repeat(STAGE_MAX_LENGTH + 1)]) {
+      expect(() => ecsConfigFromEnv({ ...ENV, ORCHESTRY_STAGE: stage }), stage).toThrow(/ORCHESTRY_STAGE: '.*'/);
+    }
+    for (const stage of ['dev', 'prod', 'Pr-42', 'pr-42-', 'x'.repeat(STAGE_MAX_LENGTH)]) {
+      expect(ecsConfigFromEnv({ ...ENV, ORCHESTRY_STAGE: stage }).stage).toBe(stage);
+    }
+  });
+
+  it('refuses a configuration whose stage cannot scope names', () => {
+    expect(() => new EcsRuntime({ ...CONFIG, stage: '' })).toThrow(/ORCHESTRY_STAGE: is missing/);
+    expect(() => new EcsRuntime({ ...CONFIG, stage: 'dev_1' })).toThrow(/ORCHESTRY_STAGE: 'dev_1' is not an SST stage name/);
+  });
+
   it('refuses a configuration without subnets', () => {
     expect(() => new EcsRuntime({ ...CONFIG, subnets: [] })).toThrow(/subnets/);
   });
@@ -1048,7 +1125,7 @@ describe('task definition building', () => {
   });
 
   it('refuses a secret reference that is not an SSM parameter path', () => {
-    const settings = { executionRoleArn: 'e', taskRoleArn: 't', logGroup: 'g', region: REGION };
+    const settings = { stage: 'prod', executionRoleArn: 'e', taskRoleArn: 't', logGroup: 'g', region: REGION };
     expect(() => buildTaskDefinition('web', { ...TEMPLATE, secrets: [{ name: 'DB_URL', ref: '/abs/path' }] }, settings)).toThrow(
       /spec\.env\.DB_URL\.valueFrom\.secret/,
     );
@@ -1058,7 +1135,7 @@ describe('task definition building', () => {
   });
 
   it('digests the same content the same way whatever the order of env and labels', () => {
-    const settings = { executionRoleArn: 'e', taskRoleArn: 't', logGroup: 'g', region: REGION };
+    const settings = { stage: 'prod', executionRoleArn: 'e', taskRoleArn: 't', logGroup: 'g', region: REGION };
     const a = buildTaskDefinition('web', { ...TEMPLATE, env: { A: '1', B: '2' }, labels: { x: '1', y: '2' } }, settings);
     const b = buildTaskDefinition('web', { ...TEMPLATE, env: { B: '2', A: '1' }, labels: { y: '2', x: '1' } }, settings);
     const c = buildTaskDefinition('web', { ...TEMPLATE, env: { A: '1', B: '3' } }, settings);
