@@ -21,7 +21,7 @@ export function Api({ stack, app }: StackContext) {
   // New API code goes live only after this deploy's migrations have run.
   dependsOn(Database);
 
-  const runtime: RuntimeResources = { ...cluster, listener: loadBalancer.listener };
+  const runtime: RuntimeResources = { ...cluster, listener: loadBalancer.listener, stage: app.stage };
   const handler = new Function(stack, 'ApiHandler', {
     handler: 'functions/api/lambda.handler',
     description: 'Orchestry HTTP API (Hono)',

@@ -31,7 +31,7 @@ export function Jobs({ stack, app }: StackContext) {
   // Jobs run the new code only against a migrated schema.
   dependsOn(Database);
 
-  const runtime: RuntimeResources = { ...cluster, listener: loadBalancer.listener };
+  const runtime: RuntimeResources = { ...cluster, listener: loadBalancer.listener, stage: app.stage };
   const environment = runtimeEnvironment({ stage: app.stage, network, loadBalancer, cluster, settings });
   const common: FunctionProps = {
     // Jobs read the database; the admin token is the API's alone.

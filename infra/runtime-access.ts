@@ -1,12 +1,18 @@
 /**
  * IAM for the functions that drive the ECS runtime (functions/runtime/ecs.ts and
  * ecs-routing.ts), one group per capability, so each function is granted only the calls it
- * makes. Statements name the cluster, its two task roles, its task log group, the apps
- * listener and the runtime's own name patterns (task family `orchestry-<app>`, target group
- * `orch-…`) wherever the action has resource-level permissions; where it has none
+ * makes. Statements name the stage's cluster, its two task roles, its task log group, the apps
+ * listener and the runtime's own name patterns (task family `orchestry-<stage>_<app>`, target
+ * group `orch-…`) wherever the action has resource-level permissions; where it has none
  * (describes, RegisterTaskDefinition, CloudWatch reads) the statement is on "*" and narrowed
  * by a condition where AWS offers one. Creates and deletes further require the
  * `orchestry:app` tag the runtime puts on everything it makes.
+ *
+ * Stages may share an account and region, so a stage's functions touch only that stage's
+ * names: task definitions by the family pattern `orchestry-<stage>_*` (no stage or app holds
+ * `_`, so it matches no other stage's families), target groups by their `orchestry:stage` tag,
+ * because a target group name (32 characters, hashed) cannot carry the stage in a form a
+ * pattern could match.
  */
 import { Aws, Fn } from 'aws-cdk-lib/core';
 import type { ICluster } from 'aws-cdk-lib/aws-ecs';
@@ -16,8 +22,12 @@ import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 
 /** The tag key ecs.ts puts on task definitions, tasks, target groups and listener rules. */
 export const APP_TAG = 'orchestry:app';
+/** The tag key ecs-routing.ts puts on target groups and listener rules: the stage they belong to. */
+export const STAGE_TAG = 'orchestry:stage';
 
 export interface RuntimeResources {
+  /** The SST stage, which the runtime puts into its names (ORCHESTRY_STAGE). */
+  stage: string;
   cluster: ICluster;
   executionRole: IRole;
   taskRole: IRole;
@@ -27,10 +37,14 @@ export interface RuntimeResources {
 
 const arn = (service: string, resource: string): string =>
   `arn:${Aws.PARTITION}:${service}:${Aws.REGION}:${Aws.ACCOUNT_ID}:${resource}`;
-const taskDefinitions = arn('ecs', 'task-definition/orchestry-*:*');
+/** The stage's task definition families, `orchestry-<stage>_<app>` (functions/runtime/ecs-task-definition.ts). */
+const taskDefinitions = (stage: string) => arn('ecs', `task-definition/orchestry-${stage}_*:*`);
 const targetGroups = arn('elasticloadbalancing', 'targetgroup/orch-*/*');
 const requestTagged = { Null: { [`aws:RequestTag/${APP_TAG}`]: 'false' } };
 const resourceTagged = { Null: { [`aws:ResourceTag/${APP_TAG}`]: 'false' } };
+/** Target groups of this stage: made with its tag, or carrying it. */
+const requestTaggedInStage = (stage: string) => ({ ...requestTagged, StringEquals: { [`aws:RequestTag/${STAGE_TAG}`]: stage } });
+const resourceTaggedInStage = (stage: string) => ({ ...resourceTagged, StringEquals: { [`aws:ResourceTag/${STAGE_TAG}`]: stage } });
 
 /** Start, stop, list and describe the cluster's tasks; register the task definitions they run. */
 export function taskLifecycle(r: RuntimeResources): PolicyStatement[] {
@@ -40,7 +54,7 @@ export function taskLifecycle(r: RuntimeResources): PolicyStatement[] {
     new PolicyStatement({
       sid: 'RunTasksInCluster',
       actions: ['ecs:RunTask'],
-      resources: [taskDefinitions],
+      resources: [taskDefinitions(r.stage)],
       conditions: inCluster,
     }),
     new PolicyStatement({
@@ -63,7 +77,8 @@ export function taskLifecycle(r: RuntimeResources): PolicyStatement[] {
     }),
     new PolicyStatement({
       sid: 'RegisterTaggedTaskDefinitions',
-      // No resource type: the tag condition is what narrows it.
+      // No resource type: the tag condition is what narrows it, not to the stage's families;
+      // running a definition (RunTask above) is limited to them.
       actions: ['ecs:RegisterTaskDefinition'],
       resources: ['*'],
       conditions: requestTagged,
@@ -76,7 +91,7 @@ export function taskLifecycle(r: RuntimeResources): PolicyStatement[] {
     new PolicyStatement({
       sid: 'TagTasksOnCreate',
       actions: ['ecs:TagResource'],
-      resources: [clusterTasks, taskDefinitions],
+      resources: [clusterTasks, taskDefinitions(r.stage)],
       conditions: { StringEquals: { 'ecs:CreateAction': ['RunTask', 'RegisterTaskDefinition'] } },
     }),
     new PolicyStatement({
@@ -109,13 +124,13 @@ export function replicaRouting(r: RuntimeResources): PolicyStatement[] {
         'elasticloadbalancing:ModifyTargetGroupAttributes',
       ],
       resources: [targetGroups],
-      conditions: resourceTagged,
+      conditions: resourceTaggedInStage(r.stage),
     }),
     new PolicyStatement({
       sid: 'CreateTaggedTargetGroups',
       actions: ['elasticloadbalancing:CreateTargetGroup'],
       resources: [targetGroups],
-      conditions: requestTagged,
+      conditions: requestTaggedInStage(r.stage),
     }),
     new PolicyStatement({
       sid: 'AddRulesToAppsListener',
@@ -143,7 +158,7 @@ export function routingRemoval(r: RuntimeResources): PolicyStatement[] {
       sid: 'DeleteOwnTargetGroups',
       actions: ['elasticloadbalancing:DeleteTargetGroup'],
       resources: [targetGroups],
-      conditions: resourceTagged,
+      conditions: resourceTaggedInStage(r.stage),
     }),
   ];
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { useFunctions } from 'sst/constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { secretParameterName } from '../../functions/runtime/ecs-task-definition.js';
+import { secretParameterName, taskFamily } from '../../functions/runtime/ecs-task-definition.js';
 import { LOOPING_JOB_TIMEOUT_SECONDS } from '../../infra/jobs.js';
 import { synthesize, type StackName, type Synthesized } from '../../infra/synth.js';
 import {
@@ -566,7 +566,7 @@ describe('IAM', () => {
     });
   });
 
-  it('scopes the runtime’s actions to the cluster, its log group, its listener and Orchestry-tagged resources', () => {
+  it('scopes the runtime’s actions to the cluster, its log group, its listener and Orchestry-tagged resources of its stage', () => {
     const { statements } = orchestryFunction(demo, 'api');
     const bySid = Object.fromEntries(statements.filter((s) => s.Sid).map((s) => [s.Sid, resolveImports(demo, s)])) as Record<string, Json>;
     const clusterArn = getAtt('Cluster', logicalId(demo.stacks.Cluster, 'Cluster'), 'Arn');
@@ -576,7 +576,7 @@ describe('IAM', () => {
     for (const sid of ['RunTasksInCluster', 'ManageClusterTasks', 'ListClusterTasks']) {
       expect(bySid[sid].Condition, sid).toEqual({ ArnEquals: { 'ecs:cluster': clusterArn } });
     }
-    expect(JSON.stringify(bySid.RunTasksInCluster.Resource)).toContain(':task-definition/orchestry-*:*');
+    expect(JSON.stringify(bySid.RunTasksInCluster.Resource)).toContain(':task-definition/orchestry-demo_*:*');
     expect(bySid.ManageClusterTasks.Resource['Fn::Join'][1]).toEqual(expect.arrayContaining([':task/', clusterName, '/*']));
     expect(bySid.DescribeCluster.Resource).toEqual(clusterArn);
     expect(bySid.RegisterTaggedTaskDefinitions.Condition).toEqual({ Null: { 'aws:RequestTag/orchestry:app': 'false' } });
@@ -584,9 +584,15 @@ describe('IAM', () => {
 
     for (const sid of ['RouteReplicas', 'DeleteOwnTargetGroups']) {
       expect(JSON.stringify(bySid[sid].Resource), sid).toContain(':targetgroup/orch-*/*');
-      expect(bySid[sid].Condition, sid).toEqual({ Null: { 'aws:ResourceTag/orchestry:app': 'false' } });
+      expect(bySid[sid].Condition, sid).toEqual({
+        Null: { 'aws:ResourceTag/orchestry:app': 'false' },
+        StringEquals: { 'aws:ResourceTag/orchestry:stage': 'demo' },
+      });
     }
-    expect(bySid.CreateTaggedTargetGroups.Condition).toEqual({ Null: { 'aws:RequestTag/orchestry:app': 'false' } });
+    expect(bySid.CreateTaggedTargetGroups.Condition).toEqual({
+      Null: { 'aws:RequestTag/orchestry:app': 'false' },
+      StringEquals: { 'aws:RequestTag/orchestry:stage': 'demo' },
+    });
     expect(bySid.AddRulesToAppsListener.Resource).toEqual(listener);
     expect(JSON.stringify(bySid.DeleteAppsListenerRules.Resource)).toContain(':listener-rule/');
     expect(JSON.stringify(bySid.DeleteAppsListenerRules.Resource)).toContain(JSON.stringify(listener));
@@ -594,6 +600,51 @@ describe('IAM', () => {
       StringEquals: { 'elasticloadbalancing:CreateAction': ['CreateTargetGroup', 'CreateRule'] },
     });
     expect(bySid.ReadTaskLogs.Resource).toEqual(getAtt('Cluster', logicalId(demo.stacks.Cluster, 'TaskLogs'), 'Arn'));
+  });
+});
+
+describe('IAM across stages', () => {
+  /** The resources of a stage's runtime statements, as text. */
+  const scoping = (synth: Synthesized) =>
+    (['api', 'scaler', 'prober'] as const).flatMap((key) => orchestryFunction(synth, key).statements).map((s) => JSON.stringify(s.Resource));
+  // A pattern as IAM reads it: '*' matches any run of characters.
+  const matches = (pattern: string, name: string) =>
+    new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(name);
+
+  it('lets each stage run and tag only its own task definition families, whatever hyphens the names hold', () => {
+    for (const [synth, stage, other] of [
+      [demo, 'demo', 'production'],
+      [production, 'production', 'demo'],
+    ] as const) {
+      const families = scoping(synth)
+        .flatMap((text) => [...text.matchAll(/:task-definition\/([^"]+)/g)].map((m) => m[1]!))
+        .filter((pattern, i, all) => all.indexOf(pattern) === i);
+      expect(families).toEqual([`orchestry-${stage}_*:*`]);
+      const [pattern] = families;
+      // The families the runtime derives (ecs-task-definition.ts), revision 1.
+      expect(matches(pattern!, `${taskFamily(stage, 'user-api')}:1`)).toBe(true);
+      expect(matches(pattern!, `${taskFamily(other, 'user-api')}:1`)).toBe(false);
+      expect(matches(pattern!, `${taskFamily(`${stage}-eu`, 'api')}:1`)).toBe(false);
+      expect(matches(pattern!, 'orchestry-user-api:1')).toBe(false);
+    }
+  });
+
+  it('lets each stage create and change only target groups tagged with its stage', () => {
+    for (const [synth, stage] of [
+      [demo, 'demo'],
+      [production, 'production'],
+    ] as const) {
+      const statements = (['api', 'scaler', 'prober'] as const).flatMap((key) => orchestryFunction(synth, key).statements);
+      const onTargetGroups = statements.filter(
+        // AddTags is allowed only as part of a create (elasticloadbalancing:CreateAction), itself stage-scoped.
+        (s) => JSON.stringify(s.Resource).includes(':targetgroup/') && !actionsOf(s).includes('elasticloadbalancing:AddTags'),
+      );
+      expect(onTargetGroups.length).toBeGreaterThan(0);
+      for (const statement of onTargetGroups) {
+        const key = actionsOf(statement).includes('elasticloadbalancing:CreateTargetGroup') ? 'aws:RequestTag' : 'aws:ResourceTag';
+        expect(statement.Condition?.StringEquals, statement.Sid).toEqual({ [`${key}/orchestry:stage`]: stage });
+      }
+    }
   });
 });
 
