@@ -111,6 +111,12 @@ const UNIQUE_FIELDS: Readonly<Record<string, string>> = {
 /** Errors that mean "the database cannot be reached or went away", not "your input is wrong". */
 const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', 'EAI_AGAIN', 'ENETUNREACH']);
 const CONNECTION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '53400']);
+/**
+ * Class 08 is "connection exception", but 08P01 is what the server answers to a message it
+ * cannot accept, above all a statement with more than 65,535 parameters: the database is
+ * up and a retry fails the same way, so it is a bug to surface, not "unavailable".
+ */
+const PROTOCOL_VIOLATION = '08P01';
 // Raised by pg/Neon without a code when a socket dies or a WebSocket fails mid-query.
 const CONNECTION_MESSAGES =
   /connection terminated|connection timeout|timeout exceeded when trying to connect|websocket|socket hang up|client has encountered a connection error|cannot use a pool after calling end|\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|ENETUNREACH)\b/i;
@@ -148,6 +154,7 @@ export function isConnectionError(err: unknown): boolean {
   const e = driverError(err);
   if (!e) return false;
   const code = str(e.code);
+  if (code === PROTOCOL_VIOLATION) return false;
   if (code && (CONNECTION_ERRNOS.has(code) || CONNECTION_SQLSTATES.has(code) || code.startsWith('08'))) return true;
   return !code && CONNECTION_MESSAGES.test(String(e.message ?? ''));
 }

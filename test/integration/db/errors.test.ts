@@ -71,8 +71,27 @@ describe('mapDbError', () => {
       expect(isConnectionError(new DrizzleQueryError('q', [], Object.assign(new Error('x'), { code }))), code).toBe(true);
     }
     expect(isConnectionError(Object.assign(new Error('x'), { code: '23505' }))).toBe(false);
+    expect(isConnectionError(Object.assign(new Error('x'), { code: '08P01' }))).toBe(false);
   });
 });
+
+describeEachTarget(
+  'protocol violations',
+  (t) => {
+    it('a statement with more parameters than the protocol carries is rethrown, not called "unavailable"', async () => {
+      const values = Array.from({ length: 70_000 }, (_, i) => sql`${i}`);
+      const error = await withDbErrors(() => t.db.execute(sql`SELECT 1 WHERE 0 IN (${sql.join(values, sql`, `)})`)).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).not.toBeNull();
+      expect(error).not.toBeInstanceOf(OrchestryError);
+      expect((error as { cause?: { code?: string } }).cause?.code).toBe('08P01');
+      expect(isConnectionError(error)).toBe(false);
+    });
+  },
+  { targets: ['pg'] },
+);
 
 describeEachTarget('driver errors', (t) => {
   it('an SQL error with no domain meaning is rethrown as the driver raised it', async () => {
