@@ -9,13 +9,11 @@
  *   writes, transactions and raw `execute` go to the primary, and `db.$primary` serves
  *   reads that must see a write just made.
  */
-import { PGlite } from '@electric-sql/pglite';
 import { Pool as NeonPool, neonConfig } from '@neondatabase/serverless';
 import { drizzle as drizzleNeon } from 'drizzle-orm/neon-serverless';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import type { SQL } from 'drizzle-orm';
 import { withReplicas, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import pg from 'pg';
 import ws from 'ws';
 import * as schema from './schema.js';
@@ -81,11 +79,27 @@ interface Opened {
   close(): Promise<void>;
 }
 
-function openOne(driver: DriverName, url: string | undefined, config: DbConfig): Opened {
+/**
+ * PGlite's module. Its name goes through a variable so that esbuild (the Lambda bundles) leaves
+ * this import alone, as functions/deps.ts does for the Docker runtime: PGlite was 521 kB of the
+ * API's 1.65 MB minified bundle (bench cold_start), and a Lambda always has a DATABASE_URL.
+ */
+const PGLITE_MODULE = './pglite.js';
+
+async function loadPglite(): Promise<typeof import('./pglite.js')> {
+  try {
+    return (await import(PGLITE_MODULE)) as typeof import('./pglite.js');
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new Error('embedded PGlite is not part of this build (a Lambda bundle): set DATABASE_URL', { cause: error });
+  }
+}
+
+async function openOne(driver: DriverName, url: string | undefined, config: DbConfig): Promise<Opened> {
   switch (driver) {
     case 'pglite': {
-      const client = new PGlite(config.pgliteDir);
-      return { db: drizzlePglite({ client, schema }) as unknown as Database, close: () => client.close() };
+      const { openPglite } = await loadPglite();
+      return openPglite(config.pgliteDir);
     }
     case 'pg': {
       if (!url) throw new Error('DATABASE_URL is required for the pg driver');
@@ -119,9 +133,13 @@ function configureNeon(wsProxy: string | undefined): void {
   }
 }
 
-export function createDb(config: DbConfig = dbConfigFromEnv()): DbHandle {
+/**
+ * A handle on the database `config` names. Async because PGlite is imported only when chosen;
+ * the server drivers connect lazily, on the first query, as before.
+ */
+export async function createDb(config: DbConfig = dbConfigFromEnv()): Promise<DbHandle> {
   const driver = chooseDriver(config);
-  const primary = openOne(driver, config.url, config);
+  const primary = await openOne(driver, config.url, config);
   if (!config.replicaUrl) {
     // withReplicas over the primary alone keeps one handle shape (with $primary) for
     // every configuration.
@@ -129,7 +147,7 @@ export function createDb(config: DbConfig = dbConfigFromEnv()): DbHandle {
     return { db, driver, hasReplica: false, close: primary.close };
   }
   const replicaDriver = driver === 'pglite' ? 'pg' : driver;
-  const replica = openOne(replicaDriver, config.replicaUrl, config);
+  const replica = await openOne(replicaDriver, config.replicaUrl, config);
   const db = withReplicas(primary.db, [replica.db]) as Db;
   return {
     db,

@@ -4,7 +4,7 @@ import { migrate } from './migrate.js';
 
 const config = dbConfigFromEnv();
 if (!config.url && !config.pgliteDir) config.pgliteDir = '.orchestry/pglite';
-const handle = createDb(config);
+const handle = await createDb(config);
 try {
   const { applied } = await migrate(handle.db.$primary);
   console.log(

@@ -293,7 +293,7 @@ export async function createDepsFromEnv(env: Env = process.env, overrides: { log
   const log = overrides.log ?? createLogger();
   const runtime = await createRuntime(merged.ORCHESTRY_RUNTIME?.trim() ? config.runtime : undefined, merged, log);
   config.runtime = runtime instanceof NoRuntime ? 'none' : runtime.kind === 'ecs' ? 'ecs' : 'docker';
-  const handle = createDb(dbConfigFromEnv(merged as NodeJS.ProcessEnv));
+  const handle = await createDb(dbConfigFromEnv(merged as NodeJS.ProcessEnv));
   return {
     deps: { db: handle.db, runtime, log, now: () => new Date(), config },
     close: handle.close,

@@ -57,7 +57,7 @@ export async function createBenchDatabase(serverUrl: string, suite: string): Pro
   url.pathname = `/${name}`;
   const drop = () => adminQuery(serverUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
   try {
-    const handle = createDb({ driver: 'pg', url: url.toString(), poolMax: 2 });
+    const handle = await createDb({ driver: 'pg', url: url.toString(), poolMax: 2 });
     try {
       await migrate(handle.db.$primary);
     } finally {
@@ -71,7 +71,7 @@ export async function createBenchDatabase(serverUrl: string, suite: string): Pro
 }
 
 /** A database of `createBenchDatabase`, opened the way the API and jobs open one (pg driver). */
-export function openDb(url: string, poolMax = 10): DbHandle {
+export function openDb(url: string, poolMax = 10): Promise<DbHandle> {
   return createDb({ driver: 'pg', url, poolMax });
 }
 

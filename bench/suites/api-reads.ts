@@ -85,7 +85,7 @@ export const apiReadsSuite: Suite = {
     return withBenchDatabase(ctx.serverUrl, 'api_reads', async (database) => {
       ctx.log(`api reads: seeding ${size.apps} apps`);
       await seedFleet(database.url, { apps: size.apps, replicas: 3, start: new Date() });
-      const handle = openDb(database.url, API_POOL_SIZE);
+      const handle = await openDb(database.url, API_POOL_SIZE);
       const pool = new pg.Pool({ connectionString: database.url, max: API_POOL_SIZE, options: '-c jit=off' });
       pool.on('error', () => {});
       const server = await startApiServer(database.url);

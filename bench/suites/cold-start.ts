@@ -171,7 +171,7 @@ export const coldStartSuite: Suite = {
     writeFileSync(harness, HARNESS_SOURCE);
     return withBenchDatabase(ctx.serverUrl, 'cold_start', async (database) => {
       await seedFleet(database.url, { apps: 20, replicas: 3, start: new Date() });
-      const handle = openDb(database.url, 2);
+      const handle = await openDb(database.url, 2);
       const key = generateKey();
       try {
         await insertApiKey(handle.db.$primary, { name: 'bench', prefix: key.prefix, keyHash: key.keyHash, scope: 'read' });

@@ -80,7 +80,7 @@ export const ingestionSuite: Suite = {
     const size = ctx.tiny ? TINY : SIZES;
     return withBenchDatabase(ctx.serverUrl, 'ingestion', async (database) => {
       await seedFleet(database.url, { apps: size.clients, replicas: 3, start: new Date() });
-      const handle = openDb(database.url, 2);
+      const handle = await openDb(database.url, 2);
       const key = generateKey();
       try {
         await insertApiKey(handle.db.$primary, { name: 'bench', prefix: key.prefix, keyHash: key.keyHash, scope: 'write' });

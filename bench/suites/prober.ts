@@ -100,7 +100,7 @@ export const proberSuite: Suite = {
       return await withBenchDatabase(ctx.serverUrl, 'prober', async (database) => {
         const start = new Date(Math.floor(Date.now() / 10_000) * 10_000);
         await seedReplicas(database.url, host.targets, size.replicasPerApp, start);
-        const handle = openDb(database.url);
+        const handle = await openDb(database.url);
         try {
           const deps: Deps = {
             db: handle.db,

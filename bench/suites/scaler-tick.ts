@@ -198,7 +198,7 @@ async function runSize(ctx: BenchContext, size: Size): Promise<SuiteResult> {
     const { samples } = await seedFleet(database.url, { apps: size.apps, replicas: REPLICAS, start });
     const seedSeconds = msSince(seedBegan) / 1000;
 
-    const handle = openDb(database.url);
+    const handle = await openDb(database.url);
     try {
       const deps: Deps = {
         db: handle.db,

@@ -113,7 +113,7 @@ export interface TestDb {
   /** The database's URL (pg and neon targets). */
   url?: string | undefined;
   /**
-   * What opened it (pg and neon targets): `createDb(config)` gives a second, independent
+   * What opened it (pg and neon targets): `await createDb(config)` gives a second, independent
    * handle on the same database, e.g. to race two clients. Close that one yourself.
    */
   config?: DbConfig | undefined;
@@ -156,7 +156,7 @@ export async function openTestDb(target: TestTarget, options: OpenOptions = {}):
     if (options.migrate !== false) await migrate(db.$primary);
   };
   if (target === 'pglite') {
-    const handle = createDb({ driver: 'pglite' });
+    const handle = await createDb({ driver: 'pglite' });
     try {
       await finish(handle.db);
     } catch (e) {
@@ -169,7 +169,7 @@ export async function openTestDb(target: TestTarget, options: OpenOptions = {}):
   const scratch = await createScratchDatabase();
   const proxy = target === 'neon' ? await startWsProxy() : undefined;
   const config: DbConfig = { driver: target, url: scratch.url, neonWsProxy: proxy?.address, poolMax: 5 };
-  const handle = createDb(config);
+  const handle = await createDb(config);
   const close = async () => {
     await handle.close().catch(() => {});
     await proxy?.close();
@@ -281,7 +281,7 @@ export async function openReplicaPair(): Promise<ReplicaPair> {
   const scratch = await createScratchDatabase();
   const replicaUrl = new URL(replica.url);
   replicaUrl.pathname = new URL(scratch.url).pathname;
-  const handle = createDb({ driver: 'pg', url: scratch.url, replicaUrl: replicaUrl.toString(), poolMax: 5 });
+  const handle = await createDb({ driver: 'pg', url: scratch.url, replicaUrl: replicaUrl.toString(), poolMax: 5 });
   const close = async () => {
     await handle.close().catch(() => {});
     await scratch.drop();

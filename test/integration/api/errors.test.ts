@@ -162,9 +162,9 @@ describeEachTarget(
 describe('API with the database down', () => {
   let handle: DbHandle;
   let h: Harness;
-  beforeAll(() => {
+  beforeAll(async () => {
     // Nothing listens on port 1: every connection is refused.
-    handle = createDb({ driver: 'pg', url: 'postgres://postgres@127.0.0.1:1/orchestry', poolMax: 1 });
+    handle = await createDb({ driver: 'pg', url: 'postgres://postgres@127.0.0.1:1/orchestry', poolMax: 1 });
     h = makeHarness(handle.db);
   });
   afterAll(async () => {

@@ -17,7 +17,7 @@ describe('OpenAPI document', () => {
   let doc: any;
   beforeAll(async () => {
     // The document and Swagger UI touch no database: a pool that never connects will do.
-    handle = createDb({ driver: 'pg', url: 'postgres://postgres@127.0.0.1:1/unused', poolMax: 1 });
+    handle = await createDb({ driver: 'pg', url: 'postgres://postgres@127.0.0.1:1/unused', poolMax: 1 });
     h = makeHarness(handle.db);
     const answer = await h.call('GET', '/openapi.json', { key: null });
     expect(answer.status).toBe(200);

@@ -76,7 +76,7 @@ describeEachTarget('applications and instances queries', (t) => {
 
   it('two transactions incrementing through lockApp both count (they take turns on the row)', async () => {
     // A second pool on the same database; embedded PGlite has one connection, so it races itself.
-    const other = t.config ? createDb(t.config) : undefined;
+    const other = t.config ? await createDb(t.config) : undefined;
     const otherDb = other?.db ?? t.db;
     try {
       await insertApp(t.db.$primary, { name: 'race-app', spec: spec('a:1') });

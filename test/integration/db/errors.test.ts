@@ -18,7 +18,7 @@ import { rejection } from './helpers.js';
 const NOWHERE = 'postgres://postgres@127.0.0.1:1/postgres';
 
 async function unavailable(config: DbConfig): Promise<OrchestryError> {
-  const handle = createDb(config);
+  const handle = await createDb(config);
   try {
     return await rejection(withDbErrors(() => getApp(handle.db, 'any')));
   } finally {

@@ -76,7 +76,7 @@ describeEachTarget(
 
     it('two migrate() calls at once both succeed, and the migrations are applied once', async () => {
       // A second, independent pool on the same database; embedded PGlite has one connection.
-      const other = t.config ? createDb(t.config) : undefined;
+      const other = t.config ? await createDb(t.config) : undefined;
       try {
         const results = await Promise.all([migrate(t.db.$primary), migrate((other?.db ?? t.db).$primary)]);
         const applied = results.map((r) => r.applied).sort((a, b) => b.length - a.length);

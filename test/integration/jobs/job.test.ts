@@ -14,8 +14,8 @@ describeEachTarget(
   (t) => {
     // A second, independent handle on the same database (pg): two processes racing.
     let other: DbHandle | undefined;
-    beforeAll(() => {
-      if (t.config) other = createDb(t.config);
+    beforeAll(async () => {
+      if (t.config) other = await createDb(t.config);
     });
     afterAll(async () => {
       await other?.close();

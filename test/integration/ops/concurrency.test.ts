@@ -56,7 +56,7 @@ describeEachTarget(
     });
 
     it('two reconcilers on two handles (two processes) start each replica once', async () => {
-      const other = createDb(t.config!);
+      const other = await createDb(t.config!);
       try {
         for (let round = 0; round < ROUNDS; round++) {
           const app = `race-two-${round}`;
@@ -82,7 +82,7 @@ describeEachTarget(
     });
 
     it('two scales at once end at one of the two counts, with no slot claimed twice', async () => {
-      const other = createDb(t.config!);
+      const other = await createDb(t.config!);
       try {
         const clock = new ManualClock();
         const runtime = new FakeRuntime({ now: () => clock.now() });
@@ -104,7 +104,7 @@ describeEachTarget(
     });
 
     it('two registrations of one name: one succeeds, the other is APP_ALREADY_EXISTS', async () => {
-      const other = createDb(t.config!);
+      const other = await createDb(t.config!);
       try {
         const clock = new ManualClock();
         const runtime = new FakeRuntime();
@@ -123,7 +123,7 @@ describeEachTarget(
     });
 
     it('two stops and then two deletes at once both succeed', async () => {
-      const other = createDb(t.config!);
+      const other = await createDb(t.config!);
       try {
         const clock = new ManualClock();
         const runtime = new FakeRuntime({ now: () => clock.now() });
