@@ -5,7 +5,7 @@
  * when imported, fails here rather than on its first invocation.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -53,6 +53,13 @@ describe('function bundles', () => {
     expect(bundle.handler).toBe(ORCHESTRY_FUNCTIONS[key].handler);
     expect(readdirSync(bundle.dir)).not.toContain('node_modules');
     expect(await loadInLambdaLikeProcess(bundle)).toBe('function');
+  }, 120_000);
+
+  // PGlite is only for the dev server and tests; db/client.ts imports it so that esbuild leaves
+  // it out (521 kB of the API's minified bundle, docs/benchmarks.md).
+  it.each(keys)('%s bundle leaves PGlite out', async (key) => {
+    const bundle = await bundles.get(key)!;
+    expect(readFileSync(bundle.entry, 'utf8')).not.toContain('@electric-sql/pglite');
   }, 120_000);
 
   it('carries every migration into the migrate bundle', async () => {
