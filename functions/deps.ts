@@ -7,6 +7,8 @@ import { createDb, dbConfigFromEnv, type Db } from '../db/client.js';
 import { OrchestryError, validationError, type FieldIssue } from './core/errors.js';
 import { createLogger, type Logger } from './log.js';
 import type { OpsDeps, ReconcileTiming } from './ops/deps.js';
+import { ecsConfigFromEnv } from './runtime/ecs-config.js';
+import { LazyRuntime } from './runtime/lazy.js';
 import type { ContainerRuntime, RuntimeHealth } from './runtime/types.js';
 
 export type RuntimeKind = 'docker' | 'ecs' | 'none';
@@ -239,12 +241,17 @@ async function dockerAnswers(): Promise<{ ok: boolean; detail: string }> {
 /**
  * The runtime ORCHESTRY_RUNTIME names; unset, Docker when an engine answers, else none.
  * Runtimes are imported on demand so that the Lambda bundle never loads dockerode and the
- * dev server never loads the AWS SDK.
+ * dev server never loads the AWS SDK; the ECS runtime is made on its first use.
  */
 export async function createRuntime(kind: RuntimeKind | undefined, env: Env, log: Logger): Promise<ContainerRuntime> {
   if (kind === 'ecs') {
-    const { EcsRuntime, ecsConfigFromEnv } = await import('./runtime/ecs.js');
-    return new EcsRuntime(ecsConfigFromEnv(env), { log });
+    // The configuration is checked now; the runtime, and with it the AWS SDK, is loaded when
+    // first used (a read such as GET /apps never uses it).
+    const config = ecsConfigFromEnv(env);
+    return new LazyRuntime('ecs', async () => {
+      const { EcsRuntime } = await import('./runtime/ecs.js');
+      return new EcsRuntime(config, { log });
+    });
   }
   if (kind === 'none') return new NoRuntime('ORCHESTRY_RUNTIME is none');
   if (kind === 'docker') {

@@ -5,7 +5,13 @@
  * call converges on the same resources instead of making new ones.
  */
 import { createHash } from 'node:crypto';
-import {
+import type { ElasticLoadBalancingV2Client, Rule } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { OrchestryError } from '../core/errors.js';
+import { awsErrorName, tolerating, type AwsCaller } from './ecs-aws.js';
+import { TAG_APP, TAG_STAGE } from './ecs-task-definition.js';
+
+// Imported dynamically so that an ESM bundle does not hoist it to its top (see ./ecs.js).
+const {
   CreateRuleCommand,
   CreateTargetGroupCommand,
   DeleteRuleCommand,
@@ -15,12 +21,7 @@ import {
   DescribeTargetGroupsCommand,
   ModifyTargetGroupAttributesCommand,
   RegisterTargetsCommand,
-  type ElasticLoadBalancingV2Client,
-  type Rule,
-} from '@aws-sdk/client-elastic-load-balancing-v2';
-import { OrchestryError } from '../core/errors.js';
-import { awsErrorName, tolerating, type AwsCaller } from './ecs-aws.js';
-import { TAG_APP, TAG_STAGE } from './ecs-task-definition.js';
+} = await import('@aws-sdk/client-elastic-load-balancing-v2');
 
 const TARGET_GROUP_NAME_MAX = 32;
 const NAME_HASH_LENGTH = 10;

@@ -6,24 +6,12 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
-import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import {
-  DescribeClustersCommand,
-  DescribeTaskDefinitionCommand,
-  DescribeTasksCommand,
-  ECSClient,
-  ListTasksCommand,
-  RegisterTaskDefinitionCommand,
-  RunTaskCommand,
-  StopTaskCommand,
-  type RunTaskCommandInput,
-  type Task,
-} from '@aws-sdk/client-ecs';
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { OrchestryError, validationError, type FieldIssue } from '../core/errors.js';
+import type { MetricDataQuery } from '@aws-sdk/client-cloudwatch';
+import type { RunTaskCommandInput, Task } from '@aws-sdk/client-ecs';
+import { OrchestryError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { awsErrorMessage, awsErrorName, createAwsCaller, DEFAULT_RETRY_POLICY, tolerating, type AwsCaller, type RetryPolicy } from './ecs-aws.js';
+import { checkConfig, type EcsRuntimeConfig } from './ecs-config.js';
 import { EcsRouting } from './ecs-routing.js';
 import {
   buildTaskDefinition,
@@ -33,7 +21,6 @@ import {
   TAG_REPLICA,
   TAG_REVISION,
   TAG_TEMPLATE,
-  stageProblem,
   taskFamily,
 } from './ecs-task-definition.js';
 import { replicaName } from './names.js';
@@ -48,28 +35,37 @@ import type {
   StartReplicaRequest,
 } from './types.js';
 
-export interface EcsRuntimeConfig {
-  /**
-   * The SST stage this deployment belongs to. Task definition families, target group names and
-   * secret parameter paths carry it, so stages sharing an account and region never share them.
-   */
-  stage: string;
-  /** Cluster name or ARN. */
-  cluster: string;
-  subnets: string[];
-  securityGroups: string[];
-  /** Tasks in public subnets without a NAT need a public IP to pull images. */
-  assignPublicIp?: boolean | undefined;
-  executionRoleArn: string;
-  taskRoleArn: string;
-  logGroup: string;
-  region: string;
-  vpcId: string;
-  /** The shared ALB listener every app gets a host-header rule on. */
-  listenerArn: string;
-  /** Without one, tasks use the FARGATE launch type. */
-  capacityProvider?: 'FARGATE' | 'FARGATE_SPOT' | undefined;
-}
+export { ecsConfigFromEnv, type EcsRuntimeConfig } from './ecs-config.js';
+
+// The AWS SDK is imported dynamically, though at this module's top level: a bundle that leaves
+// @aws-sdk/* out (the Node 20 Lambda runtime has it; bench cold_start bundles so) hoists static
+// imports of it to its own top, so the four clients loaded with the bundle, ~190 ms of that
+// cold start, though a read such as GET /apps never calls ECS. Dynamic, they load when this
+// module does, which functions/deps.ts imports when the runtime is first used.
+const [
+  { CloudWatchClient, GetMetricDataCommand },
+  { CloudWatchLogsClient, GetLogEventsCommand },
+  {
+    DescribeClustersCommand,
+    DescribeTaskDefinitionCommand,
+    DescribeTasksCommand,
+    ECSClient,
+    ListTasksCommand,
+    RegisterTaskDefinitionCommand,
+    RunTaskCommand,
+    StopTaskCommand,
+  },
+  { ElasticLoadBalancingV2Client },
+] = await Promise.all([
+  import('@aws-sdk/client-cloudwatch'),
+  import('@aws-sdk/client-cloudwatch-logs'),
+  import('@aws-sdk/client-ecs'),
+  import('@aws-sdk/client-elastic-load-balancing-v2'),
+]);
+type CloudWatchClient = InstanceType<typeof CloudWatchClient>;
+type CloudWatchLogsClient = InstanceType<typeof CloudWatchLogsClient>;
+type ECSClient = InstanceType<typeof ECSClient>;
+type ElasticLoadBalancingV2Client = InstanceType<typeof ElasticLoadBalancingV2Client>;
 
 export interface EcsClients {
   ecs: ECSClient;
@@ -100,92 +96,6 @@ const METRIC_PERIOD_SECONDS = 60;
 const MIB = 1024 * 1024;
 /** GetLogEvents answers at most this many events per call. */
 const MAX_LOG_EVENTS = 10_000;
-
-const ENV = {
-  stage: 'ORCHESTRY_STAGE',
-  cluster: 'ORCHESTRY_ECS_CLUSTER',
-  subnets: 'ORCHESTRY_ECS_SUBNETS',
-  securityGroups: 'ORCHESTRY_ECS_SECURITY_GROUPS',
-  executionRoleArn: 'ORCHESTRY_ECS_EXECUTION_ROLE_ARN',
-  taskRoleArn: 'ORCHESTRY_ECS_TASK_ROLE_ARN',
-  logGroup: 'ORCHESTRY_ECS_LOG_GROUP',
-  vpcId: 'ORCHESTRY_VPC_ID',
-  listenerArn: 'ORCHESTRY_ALB_LISTENER_ARN',
-  region: 'AWS_REGION',
-  assignPublicIp: 'ORCHESTRY_ECS_ASSIGN_PUBLIC_IP',
-  capacityProvider: 'ORCHESTRY_ECS_CAPACITY_PROVIDER',
-} as const;
-
-const list = (value: string | undefined) =>
-  (value ?? '')
-    .split(',')
-    .map((item) => item.trim())
-    .filter((item) => item.length > 0);
-
-/** The runtime configuration from the variables the infrastructure sets on every Lambda. */
-export function ecsConfigFromEnv(env: Record<string, string | undefined> = process.env): EcsRuntimeConfig {
-  const issues: FieldIssue[] = [];
-  const required = (name: string) => {
-    const value = env[name]?.trim();
-    if (!value) issues.push({ path: name, message: 'is required for the ECS runtime' });
-    return value ?? '';
-  };
-  const config: EcsRuntimeConfig = {
-    stage: env[ENV.stage]?.trim() ?? '',
-    cluster: required(ENV.cluster),
-    subnets: list(required(ENV.subnets)),
-    securityGroups: list(required(ENV.securityGroups)),
-    executionRoleArn: required(ENV.executionRoleArn),
-    taskRoleArn: required(ENV.taskRoleArn),
-    logGroup: required(ENV.logGroup),
-    vpcId: required(ENV.vpcId),
-    listenerArn: required(ENV.listenerArn),
-    region: required(ENV.region),
-  };
-  for (const field of ['subnets', 'securityGroups'] as const) {
-    if (env[ENV[field]]?.trim() && config[field].length === 0) issues.push({ path: ENV[field], message: 'needs at least one comma-separated id' });
-  }
-  const stage = stageIssue(config.stage);
-  if (stage) issues.push(stage);
-  const publicIp = env[ENV.assignPublicIp]?.trim().toLowerCase();
-  if (publicIp === 'true' || publicIp === 'false') config.assignPublicIp = publicIp === 'true';
-  else if (publicIp) issues.push({ path: ENV.assignPublicIp, message: `must be 'true' or 'false', not '${publicIp}'` });
-  const provider = env[ENV.capacityProvider]?.trim();
-  if (provider === 'FARGATE' || provider === 'FARGATE_SPOT') config.capacityProvider = provider;
-  else if (provider) issues.push({ path: ENV.capacityProvider, message: `must be FARGATE or FARGATE_SPOT, not '${provider}'` });
-  if (issues.length > 0) throw validationError(issues);
-  return config;
-}
-
-/**
- * A stage that cannot scope the runtime's names, as an issue naming ORCHESTRY_STAGE and the
- * fix. Without a valid one the runtime refuses to start rather than fall back to unscoped
- * names another stage in the account could be using.
- */
-function stageIssue(stage: string | undefined): FieldIssue | undefined {
-  const problem = stageProblem(stage?.trim() ?? '');
-  if (!problem) return undefined;
-  return {
-    path: ENV.stage,
-    message:
-      `${problem}. The ECS runtime needs the SST stage it was deployed as (it scopes task definition families, ` +
-      `target group names and secret paths); the stacks set ${ENV.stage} from the stage, so redeploy with ` +
-      '`npx sst deploy --stage NAME`, or set it to that stage (e.g. prod)',
-  };
-}
-
-function checkConfig(config: EcsRuntimeConfig): void {
-  const issues: FieldIssue[] = [];
-  const stage = stageIssue(config.stage);
-  if (stage) issues.push(stage);
-  for (const field of ['cluster', 'executionRoleArn', 'taskRoleArn', 'logGroup', 'region', 'vpcId', 'listenerArn'] as const) {
-    if (!config[field]?.trim()) issues.push({ path: field, message: `is required (environment: ${ENV[field]})` });
-  }
-  for (const field of ['subnets', 'securityGroups'] as const) {
-    if (!config[field]?.length) issues.push({ path: field, message: `needs at least one id (environment: ${ENV[field]}, comma-separated)` });
-  }
-  if (issues.length > 0) throw validationError(issues);
-}
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
