@@ -9,13 +9,9 @@
  *   writes, transactions and raw `execute` go to the primary, and `db.$primary` serves
  *   reads that must see a write just made.
  */
-import { Pool as NeonPool, neonConfig } from '@neondatabase/serverless';
-import { drizzle as drizzleNeon } from 'drizzle-orm/neon-serverless';
-import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import type { neonConfig as NeonConfig } from '@neondatabase/serverless';
 import type { SQL } from 'drizzle-orm';
 import { withReplicas, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import pg from 'pg';
-import ws from 'ws';
 import * as schema from './schema.js';
 
 export type Schema = typeof schema;
@@ -101,8 +97,12 @@ async function openOne(driver: DriverName, url: string | undefined, config: DbCo
       const { openPglite } = await loadPglite();
       return openPglite(config.pgliteDir);
     }
+    // Each driver is imported when chosen (a bundle keeps both, initialized on demand): a
+    // Lambda uses one, and initializing pg took ~26 ms of the API bundle's import, the Neon
+    // driver and ws ~11 ms (node --cpu-prof on bench cold_start's bundle).
     case 'pg': {
       if (!url) throw new Error('DATABASE_URL is required for the pg driver');
+      const [{ default: pg }, { drizzle }] = await Promise.all([import('pg'), import('drizzle-orm/node-postgres')]);
       // JIT compilation (on by default) costs more than it saves on Orchestry's statements,
       // which are many and short: on the scaler's one large read it took a third of the time
       // (bench/, scaler_tick_10k). An `options` in the URL still wins over this default.
@@ -110,19 +110,24 @@ async function openOne(driver: DriverName, url: string | undefined, config: DbCo
       // An idle client that loses its server emits 'error'; without a listener that
       // would end the process. The next query gets a fresh connection.
       pool.on('error', () => {});
-      return { db: drizzlePg({ client: pool, schema }) as unknown as Database, close: () => pool.end() };
+      return { db: drizzle({ client: pool, schema }) as unknown as Database, close: () => pool.end() };
     }
     case 'neon': {
       if (!url) throw new Error('DATABASE_URL is required for the neon driver');
-      configureNeon(config.neonWsProxy);
-      const pool = new NeonPool({ connectionString: url, max: config.poolMax ?? 10 });
+      const [{ Pool, neonConfig }, { drizzle }, { default: ws }] = await Promise.all([
+        import('@neondatabase/serverless'),
+        import('drizzle-orm/neon-serverless'),
+        import('ws'),
+      ]);
+      configureNeon(neonConfig, ws, config.neonWsProxy);
+      const pool = new Pool({ connectionString: url, max: config.poolMax ?? 10 });
       pool.on('error', () => {});
-      return { db: drizzleNeon({ client: pool, schema }) as unknown as Database, close: () => pool.end() };
+      return { db: drizzle({ client: pool, schema }) as unknown as Database, close: () => pool.end() };
     }
   }
 }
 
-function configureNeon(wsProxy: string | undefined): void {
+function configureNeon(neonConfig: typeof NeonConfig, ws: typeof NeonConfig.webSocketConstructor, wsProxy: string | undefined): void {
   // Node 20 has no global WebSocket.
   neonConfig.webSocketConstructor = ws;
   if (wsProxy) {
