@@ -1,6 +1,7 @@
 /**
- * cold_start: the API Lambda bundled as for a deploy but minified (esbuild: platform node,
- * ESM, only what the Node 20 Lambda runtime provides left out: @aws-sdk/*), then started the
+ * cold_start: the API Lambda bundled with esbuild (platform node, ESM, minified) and with
+ * @aws-sdk/* left to the Node 20 Lambda runtime's own copy. The deploy differs there: SST v2
+ * bundles the SDK into each function, unminified (docs/benchmarks.md, cold start). Then started the
  * way Lambda starts a container: a fresh `node` process imports the bundle and answers one API
  * Gateway (HTTP API, payload 2.0) event, an authenticated GET /api/v1/apps against local
  * Postgres with the ECS runtime configured as in the cloud. Measured from spawning the process
