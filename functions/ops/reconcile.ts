@@ -296,8 +296,9 @@ async function syncWithRuntime(deps: OpsDeps, name: string, at: Date, errors: Ru
           break;
         case 'starting':
           if (isPendingStart(row)) {
-            // The start happened but its outcome was never recorded (the process died).
-            if (live && live.name === row.containerName) await recordStarted(row, live, 'started (recovered from an interrupted start)');
+            // The start happened but its outcome is not recorded: the pass that started it died,
+            // or is still on its way to record it (two passes at once); this pass cannot tell which.
+            if (live && live.name === row.containerName) await recordStarted(row, live, 'started (found running before its start was recorded)');
           } else if (live?.state === 'running') {
             await recordStarted(row, live, 'is running');
           } else if (!live && unchanged(row) && at.getTime() - (row.updatedAt?.getTime() ?? 0) >= timing.startClaimTimeoutSeconds * 1000) {
