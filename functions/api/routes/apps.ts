@@ -1,9 +1,7 @@
 /** Registering, reading, changing and removing apps; starting, stopping and scaling them. */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { getApp, getAppWithInstances, listAppsSummary } from '../../../db/queries/applications.js';
-import { getHealthCheck } from '../../../db/queries/health-checks.js';
-import { latestMetrics } from '../../../db/queries/metrics.js';
+import { getApp, getAppDetail, listAppsSummary } from '../../../db/queries/applications.js';
 import { appToApi, instanceToApi } from '../../../db/queries/serialize.js';
 import { APP_STATUSES, type Application } from '../../../db/schema.js';
 import { appNotFound, validationError } from '../../core/errors.js';
@@ -190,10 +188,9 @@ export function appRoutes(app: OpenAPIHono<AppEnv>, deps: Deps): void {
     }),
     async (c) => {
       const { name } = c.req.valid('param');
-      const found = await getAppWithInstances(deps.db.$primary, name);
+      const found = await getAppDetail(deps.db.$primary, name);
       if (!found) throw appNotFound(name);
-      const [latest, check] = await Promise.all([latestMetrics(deps.db, name), getHealthCheck(deps.db.$primary, name)]);
-      const checksEnabled = check?.enabled === true;
+      const { latest, healthChecksEnabled: checksEnabled } = found;
       const running = found.instances.filter((i) => i.status === 'running');
       const healthy = running.filter((i) => !checksEnabled || i.healthStatus === 'healthy');
       const shown = ['cpu_percent', 'memory_percent', 'rps', 'latency_p95', 'active_connections'] as const;

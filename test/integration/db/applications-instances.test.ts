@@ -4,6 +4,7 @@ import { createDb, queryRows } from '../../../db/client.js';
 import {
   deleteApp,
   getApp,
+  getAppDetail,
   getAppWithInstances,
   insertApp,
   listAppsSummary,
@@ -18,6 +19,8 @@ import {
   transitionInstance,
   updateInstanceStats,
 } from '../../../db/queries/instances.js';
+import { getHealthCheck, upsertHealthCheck } from '../../../db/queries/health-checks.js';
+import { insertMetrics, latestMetrics } from '../../../db/queries/metrics.js';
 import { appToApi, instanceToApi } from '../../../db/queries/serialize.js';
 import { instances, type NewInstance } from '../../../db/schema.js';
 import { describeEachTarget } from '../../support/db.js';
@@ -112,6 +115,45 @@ describeEachTarget('applications and instances queries', (t) => {
       instances: [],
     });
     expect(await getAppWithInstances(t.db.$primary, 'gwi-missing')).toBeNull();
+  });
+
+  it('getAppDetail reads in one statement what getAppWithInstances, getHealthCheck and latestMetrics read', async () => {
+    const at = (s: number) => new Date(Date.UTC(2025, 0, 2, 3, 4, s, 678));
+    const separately = async (name: string) => {
+      const found = await getAppWithInstances(t.db.$primary, name);
+      if (!found) return null;
+      const check = await getHealthCheck(t.db.$primary, name);
+      return { ...found, healthChecksEnabled: check?.enabled === true, latest: await latestMetrics(t.db.$primary, name) };
+    };
+    await insertApp(t.db.$primary, { name: 'det-app', spec: spec('a:1') });
+    await createInstance(t.db.$primary, instance('det-app', 1, { status: 'running', healthStatus: 'healthy' }));
+    await createInstance(t.db.$primary, instance('det-app', 0, { status: 'stopped' }));
+    await insertMetrics(t.db.$primary, [
+      { appName: 'det-app', metricType: 'rps', value: 1, timestamp: at(1) },
+      { appName: 'det-app', metricType: 'rps', value: 2.5, timestamp: at(3), containerId: 'c-2' },
+      { appName: 'det-app', metricType: 'cpu_percent', value: 44.1, timestamp: at(2) },
+    ]);
+    await upsertHealthCheck(t.db.$primary, 'det-app', { protocol: 'HTTP', path: '/h', port: 8080, enabled: true });
+    const detail = await getAppDetail(t.db.$primary, 'det-app');
+    expect(detail).toEqual(await separately('det-app'));
+    expect(detail!.healthChecksEnabled).toBe(true);
+    expect(detail!.latest).toEqual({
+      rps: { value: 2.5, at: at(3), containerId: 'c-2' },
+      cpu_percent: { value: 44.1, at: at(2), containerId: null },
+    });
+    expect(detail!.instances.map((i) => i.replicaIndex)).toEqual([1]);
+
+    await upsertHealthCheck(t.db.$primary, 'det-app', { protocol: 'HTTP', path: '/h', port: 8080, enabled: false });
+    expect((await getAppDetail(t.db.$primary, 'det-app'))!.healthChecksEnabled).toBe(false);
+
+    await insertApp(t.db.$primary, { name: 'det-bare', spec: spec('a:1') });
+    expect(await getAppDetail(t.db.$primary, 'det-bare')).toEqual({
+      app: await getApp(t.db.$primary, 'det-bare'),
+      instances: [],
+      healthChecksEnabled: false,
+      latest: {},
+    });
+    expect(await getAppDetail(t.db.$primary, 'det-missing')).toBeNull();
   });
 
   it('listAppsSummary counts running and healthy instances and averages usage of running ones', async () => {
