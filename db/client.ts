@@ -172,3 +172,29 @@ export async function queryRows<T>(db: Pick<Database, 'execute'>, query: SQL): P
   const result = (await db.execute(query)) as unknown as { rows: T[] };
   return result.rows;
 }
+
+const preparedByHandle = new WeakMap<Database, Map<string, unknown>>();
+
+/**
+ * A statement Drizzle builds once per handle and `name`, for reads on a hot path: Drizzle
+ * turning a query into SQL cost more than the driver did on GET /apps/{name} (bench
+ * api_get_app), and the server parses and plans a named statement once per connection.
+ * `build` gets the handle and the name to pass to `.prepare(name)`; values go in as
+ * `sql.placeholder`s. The handle is the one the statement runs on: give `db.$primary` for a
+ * read that must see the primary (a withReplicas handle would pin one replica). pg and the
+ * Neon driver send it as a named statement; PGlite ignores the name. The SQL text of a name
+ * must never change within a process (pg refuses a name reused for other text).
+ */
+export function preparedQuery<T>(db: Database, name: string, build: (db: Database, name: string) => T): T {
+  let byName = preparedByHandle.get(db);
+  if (!byName) {
+    byName = new Map();
+    preparedByHandle.set(db, byName);
+  }
+  let query = byName.get(name) as T | undefined;
+  if (query === undefined) {
+    query = build(db, name);
+    byName.set(name, query);
+  }
+  return query;
+}

@@ -88,6 +88,8 @@ export async function withBenchDatabase<T>(serverUrl: string, suite: string, bod
 export interface RecordedStatement {
   text: string;
   values: unknown[] | undefined;
+  /** The statement's name when it was sent as a named (prepared) statement. */
+  name?: string | undefined;
   ms: number;
 }
 
@@ -111,8 +113,9 @@ function patchClientQuery(): void {
     const config = args[0];
     const text = typeof config === 'string' ? config : ((config as { text?: string } | null)?.text ?? String(config));
     const values = Array.isArray(args[1]) ? (args[1] as unknown[]) : ((config as { values?: unknown[] } | null)?.values ?? undefined);
+    const name = typeof config === 'object' ? ((config as { name?: string } | null)?.name ?? undefined) : undefined;
     const began = performance.now();
-    const done = () => record({ text, values, ms: performance.now() - began });
+    const done = () => record({ text, values, ...(name ? { name } : {}), ms: performance.now() - began });
     // Pool.query hands the client a callback; transactions' clients are called promise-style.
     const last = args.length - 1;
     if (typeof args[last] === 'function') {

@@ -56,6 +56,8 @@ export async function httpLoad(opts: {
 export interface Statement {
   text: string;
   values: unknown[] | undefined;
+  /** Sent as a named (prepared) statement, as the code under test sent it. */
+  name?: string | undefined;
 }
 
 /**
@@ -76,7 +78,7 @@ export async function driverLoad(opts: {
     while (performance.now() < deadline) {
       const sequence = opts.sequenceFor(next++);
       const t = performance.now();
-      for (const statement of sequence) await opts.pool.query(statement.text, statement.values);
+      for (const { text, values, name } of sequence) await (name ? opts.pool.query({ name, text, values }) : opts.pool.query(text, values));
       latencies.push(performance.now() - t);
     }
   };

@@ -6,7 +6,8 @@
  * The reference sends the same SQL through the bare driver at the same concurrency: the
  * statements one request makes are recorded (the app built in this process on the same
  * database), then replayed by 64 workers on a pool of the API's size, with the app name
- * swapped per request. The difference is everything the API adds: HTTP, routing,
+ * swapped per request; a statement the API sends prepared (named) is replayed under its
+ * name, so the server parses and plans it once per connection on both sides. The difference is everything the API adds: HTTP, routing,
  * authentication, validation, Drizzle, shaping and serializing the answer, logging.
  */
 import pg from 'pg';
@@ -47,12 +48,12 @@ async function statementsOf(app: ReturnType<typeof createApp>, path: string, hea
     const answer = await app.request(path, { headers });
     return answer.text();
   });
-  return { statements: statements.map(({ text, values }) => ({ text, values })), bytes: Buffer.byteLength(result) };
+  return { statements: statements.map(({ text, values, name }) => ({ text, values, name })), bytes: Buffer.byteLength(result) };
 }
 
 /** The recorded statements with the recorded app's name replaced by another's. */
 function withApp(statements: Statement[], from: string, to: string): Statement[] {
-  return statements.map((s) => ({ text: s.text, values: s.values?.map((v) => (v === from ? to : v)) }));
+  return statements.map((s) => ({ ...s, values: s.values?.map((v) => (v === from ? to : v)) }));
 }
 
 function resultOf(route: Route, apps: number, connections: number, orchestry: LoadResult, reference: LoadResult, extra: Record<string, unknown>): SuiteResult {

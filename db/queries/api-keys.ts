@@ -1,6 +1,6 @@
 /** API keys, kept as SHA-256 digests: the clear key never reaches the database. */
 import { and, asc, eq, isNull, sql } from 'drizzle-orm';
-import type { Database } from '../client.js';
+import { preparedQuery, type Database } from '../client.js';
 import { withDbErrors } from '../errors.js';
 import { apiKeys, type ApiKey, type ApiKeyScope } from '../schema.js';
 
@@ -18,13 +18,20 @@ export async function insertApiKey(tx: Database, key: NewApiKey): Promise<ApiKey
   });
 }
 
-/** The key with this digest, unless it has been revoked. */
+/**
+ * The key with this digest, unless it has been revoked. Every authenticated request asks, so
+ * the statement is prepared once per handle (preparedQuery).
+ */
 export async function findApiKeyByHash(db: Database, keyHash: string): Promise<ApiKey | null> {
-  const [row] = await db
-    .select()
-    .from(apiKeys)
-    .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)))
-    .limit(1);
+  const query = preparedQuery(db, 'orchestry_api_key_by_hash', (db, name) =>
+    db
+      .select()
+      .from(apiKeys)
+      .where(and(eq(apiKeys.keyHash, sql.placeholder('keyHash')), isNull(apiKeys.revokedAt)))
+      .limit(1)
+      .prepare(name),
+  );
+  const [row] = await query.execute({ keyHash });
   return row ?? null;
 }
 

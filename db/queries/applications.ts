@@ -1,7 +1,7 @@
 /** Applications: the desired state of every app, and the summaries listings show. */
 import { and, asc, eq, getTableColumns, ne, sql } from 'drizzle-orm';
 import { appNotFound } from '../../functions/core/errors.js';
-import type { Database } from '../client.js';
+import { preparedQuery, type Database } from '../client.js';
 import { withDbErrors } from '../errors.js';
 import {
   APP_STATUSES,
@@ -61,29 +61,34 @@ export interface AppDetail extends AppWithInstances {
  * statements before, all on the primary; one round trip now.
  */
 export async function getAppDetail(db: Database, name: string): Promise<AppDetail | null> {
-  const [row] = await db
-    .select({
-      app: getTableColumns(applications),
-      instances: sql<InstanceJson[]>`coalesce(
-        json_agg(row_to_json(${instances}) ORDER BY ${instances.replicaIndex}, ${instances.id})
-          FILTER (WHERE ${instances.id} IS NOT NULL),
-        '[]'::json)`,
-      healthChecksEnabled: sql<boolean | null>`(
-        SELECT hc.enabled FROM health_checks hc WHERE hc.app_name = ${applications.name} LIMIT 1)`,
-      latest: sql<Array<[MetricType, number, string, string | null]> | null>`(
-        SELECT json_agg(json_build_array(t.metric_type, m.value, m."timestamp", m.container_id))
-        FROM unnest(${sql.param([...METRIC_TYPES])}::varchar[]) AS t(metric_type)
-        CROSS JOIN LATERAL (
-          SELECT value, "timestamp", container_id FROM metrics
-          WHERE app_name = ${applications.name} AND metric_type = t.metric_type
-          ORDER BY "timestamp" DESC, id DESC
-          LIMIT 1
-        ) m)`,
-    })
-    .from(applications)
-    .leftJoin(instances, and(eq(instances.appName, applications.name), ne(instances.status, 'stopped')))
-    .where(eq(applications.name, name))
-    .groupBy(applications.name);
+  // Prepared once per handle (preparedQuery): every GET /apps/{name} sends it.
+  const query = preparedQuery(db, 'orchestry_app_detail', (db, statement) =>
+    db
+      .select({
+        app: getTableColumns(applications),
+        instances: sql<InstanceJson[]>`coalesce(
+          json_agg(row_to_json(${instances}) ORDER BY ${instances.replicaIndex}, ${instances.id})
+            FILTER (WHERE ${instances.id} IS NOT NULL),
+          '[]'::json)`,
+        healthChecksEnabled: sql<boolean | null>`(
+          SELECT hc.enabled FROM health_checks hc WHERE hc.app_name = ${applications.name} LIMIT 1)`,
+        latest: sql<Array<[MetricType, number, string, string | null]> | null>`(
+          SELECT json_agg(json_build_array(t.metric_type, m.value, m."timestamp", m.container_id))
+          FROM unnest(${sql.param([...METRIC_TYPES])}::varchar[]) AS t(metric_type)
+          CROSS JOIN LATERAL (
+            SELECT value, "timestamp", container_id FROM metrics
+            WHERE app_name = ${applications.name} AND metric_type = t.metric_type
+            ORDER BY "timestamp" DESC, id DESC
+            LIMIT 1
+          ) m)`,
+      })
+      .from(applications)
+      .leftJoin(instances, and(eq(instances.appName, applications.name), ne(instances.status, 'stopped')))
+      .where(eq(applications.name, sql.placeholder('name')))
+      .groupBy(applications.name)
+      .prepare(statement),
+  );
+  const [row] = await query.execute({ name });
   if (!row) return null;
   const latest: Partial<Record<MetricType, LatestMetric>> = {};
   for (const [type, value, at, containerId] of row.latest ?? []) latest[type] = { value: Number(value), at: new Date(at), containerId };
