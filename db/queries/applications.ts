@@ -29,18 +29,24 @@ export interface AppWithInstances {
   instances: Instance[];
 }
 
+/** Joined to an app: its instances that are not stopped. */
+const liveInstancesOfApp = and(eq(instances.appName, applications.name), ne(instances.status, 'stopped'));
+
+/** Those instances as one JSON array by replica index (empty, not null, when there are none). */
+const liveInstancesJson = () => sql<InstanceJson[]>`coalesce(
+  json_agg(row_to_json(${instances}) ORDER BY ${instances.replicaIndex}, ${instances.id})
+    FILTER (WHERE ${instances.id} IS NOT NULL),
+  '[]'::json)`;
+
 /** The app and its live instances in one round trip (the document's json_agg query). */
 export async function getAppWithInstances(db: Database, name: string): Promise<AppWithInstances | null> {
   const [row] = await db
     .select({
       app: getTableColumns(applications),
-      instances: sql<InstanceJson[]>`coalesce(
-        json_agg(row_to_json(${instances}) ORDER BY ${instances.replicaIndex}, ${instances.id})
-          FILTER (WHERE ${instances.id} IS NOT NULL),
-        '[]'::json)`,
+      instances: liveInstancesJson(),
     })
     .from(applications)
-    .leftJoin(instances, and(eq(instances.appName, applications.name), ne(instances.status, 'stopped')))
+    .leftJoin(instances, liveInstancesOfApp)
     .where(eq(applications.name, name))
     .groupBy(applications.name);
   if (!row) return null;
@@ -66,10 +72,7 @@ export async function getAppDetail(db: Database, name: string): Promise<AppDetai
     db
       .select({
         app: getTableColumns(applications),
-        instances: sql<InstanceJson[]>`coalesce(
-          json_agg(row_to_json(${instances}) ORDER BY ${instances.replicaIndex}, ${instances.id})
-            FILTER (WHERE ${instances.id} IS NOT NULL),
-          '[]'::json)`,
+        instances: liveInstancesJson(),
         healthChecksEnabled: sql<boolean | null>`(
           SELECT hc.enabled FROM health_checks hc WHERE hc.app_name = ${applications.name} LIMIT 1)`,
         latest: sql<Array<[MetricType, number, string, string | null]> | null>`(
@@ -83,7 +86,7 @@ export async function getAppDetail(db: Database, name: string): Promise<AppDetai
           ) m)`,
       })
       .from(applications)
-      .leftJoin(instances, and(eq(instances.appName, applications.name), ne(instances.status, 'stopped')))
+      .leftJoin(instances, liveInstancesOfApp)
       .where(eq(applications.name, sql.placeholder('name')))
       .groupBy(applications.name)
       .prepare(statement),

@@ -22,8 +22,7 @@ import { appNotFound } from '../core/errors.js';
 import { isProbeDue, nextHealth, type Health } from '../core/health.js';
 import type { Deps } from '../deps.js';
 import { reconcileAll } from '../ops/apps.js';
-import { reconcile } from '../ops/reconcile.js';
-import type { ReplicaHandle } from '../runtime/types.js';
+import { handleOf, reconcile } from '../ops/reconcile.js';
 import { opsDepsOf, runJob, scheduledHandler, type JobRunSummary } from './job.js';
 
 /**
@@ -156,20 +155,6 @@ export interface RecordedProbe {
   changed: boolean;
   consecutiveFailures: number;
   consecutiveSuccesses: number;
-}
-
-function handleOf(row: Instance): ReplicaHandle {
-  return {
-    id: row.containerId,
-    name: row.containerName,
-    app: row.appName,
-    replicaIndex: row.replicaIndex,
-    revision: row.revision,
-    ip: row.ip,
-    port: row.port,
-    state: 'running',
-    startedAt: row.startedAt,
-  };
 }
 
 function healthEvent(p: RecordedProbe): NewEvent | null {

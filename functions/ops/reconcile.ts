@@ -161,7 +161,8 @@ async function recordFailure(deps: OpsDeps, app: string, failure: RuntimeFailure
   });
 }
 
-function handleOf(row: Instance): ReplicaHandle {
+/** The runtime's view of a replica row: what routing and stop calls take. */
+export function handleOf(row: Instance): ReplicaHandle {
   return {
     id: row.containerId,
     name: row.containerName,
