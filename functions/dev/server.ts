@@ -187,6 +187,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       targets: (app) => routerTargets(deps.db, app),
       onMetrics: storeRouterMetrics(deps.db, deps.log.child({ component: 'router' })),
       flushIntervalMs: settings.routerMetricsPeriodSeconds * 1000,
+      hosts: settings.routerHosts,
       closeTimeoutMs: settings.shutdownGraceSeconds * 1000,
       log: deps.log,
     });

@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { validationError, type FieldIssue } from '../core/errors.js';
+import { hostNameProblem } from '../router/hosts.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -32,6 +33,8 @@ export interface DevSettings {
   sweepPeriodSeconds: number;
   /** How often the router reports each app's traffic (rps, latency, connections). */
   routerMetricsPeriodSeconds: number;
+  /** Host names the router serves besides loopback (each with `<app>.<name>`); others get 403. */
+  routerHosts: string[];
   /** On shutdown, how long API requests in flight may take before their connections are cut. */
   shutdownGraceSeconds: number;
   stateDir: string;
@@ -61,6 +64,7 @@ export function devSettingsFromEnv(env: Env = process.env, cwd: string = process
     reconcilePeriodSeconds: number('RECONCILE_PERIOD_SECONDS', 2, 1, 3600),
     sweepPeriodSeconds: number('RECONCILE_SWEEP_PERIOD_SECONDS', 30, 1, 86400),
     routerMetricsPeriodSeconds: number('ROUTER_METRICS_PERIOD_SECONDS', 10, 1, 3600),
+    routerHosts: hostList('ROUTER_HOSTS', env, issues),
     shutdownGraceSeconds: number('SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
     stateDir,
     pgliteDir: env.DATABASE_URL?.trim() ? undefined : resolve(cwd, env.PGLITE_DIR?.trim() || `${DEV_STATE_DIR}/pglite`),
@@ -71,6 +75,16 @@ export function devSettingsFromEnv(env: Env = process.env, cwd: string = process
   }
   if (issues.length > 0) throw validationError(issues);
   return settings;
+}
+
+/** A comma-separated list of host names; each one that is not a lowercase DNS name is an issue. */
+function hostList(name: string, env: Env, issues: FieldIssue[]): string[] {
+  const names = (env[name] ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  for (const host of names) {
+    const problem = hostNameProblem(host);
+    if (problem) issues.push({ path: name, message: `${problem}; give comma-separated names such as myapps.test` });
+  }
+  return names;
 }
 
 /**

@@ -54,6 +54,16 @@ export class Balancer {
     return best;
   }
 
+  /** Drops an app's rotation (the app is gone, or quiet long enough to start over). */
+  forget(app: string): void {
+    this.cursors.delete(app);
+  }
+
+  /** How many apps have a rotation: bounded by the apps that exist and had traffic. */
+  get appsTracked(): number {
+    return this.cursors.size;
+  }
+
   /** In-flight requests per target id; targets with none are absent. */
   snapshot(): Record<string, number> {
     return Object.fromEntries(this.inFlight);

@@ -7,9 +7,12 @@
  */
 import http, { type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { isOrchestryError, type ErrorCode } from '../core/errors.js';
+import pLimit from 'p-limit';
+import { isOrchestryError, type ErrorCode, type OrchestryError } from '../core/errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { Balancer, type Target } from './balancer.js';
+import { responseHeaders, upstreamHeaders } from './headers.js';
+import { hostnameOf, hostPolicy } from './hosts.js';
 import { AppMeter, type RouterMetricsSample } from './meter.js';
 import { resolveRoute, type Route } from './routing.js';
 
@@ -25,6 +28,15 @@ export interface RouterOptions {
   targets: (app: string) => Promise<Target[]> | Target[];
   /** Called every flush interval for each app with traffic (see RouterMetricsSample). */
   onMetrics: (app: string, sample: RouterMetricsSample) => Promise<void> | void;
+  /**
+   * Host names served besides loopback (localhost, *.localhost, 127.0.0.0/8, [::1]); each
+   * also serves `<app>.<name>`. Any other Host is refused with 403 (DNS rebinding).
+   */
+  hosts?: readonly string[] | undefined;
+  /** How long an app that `targets` did not find is answered 404 without asking again. */
+  notFoundCacheMs?: number | undefined;
+  /** Lookups (`targets` calls) in flight at once, over every app: a flood of names waits its turn. */
+  lookupConcurrency?: number | undefined;
   flushIntervalMs?: number | undefined;
   /** How long an app's target list is reused before `targets` is asked again; 0 asks every request. */
   targetsCacheMs?: number | undefined;
@@ -36,9 +48,11 @@ export interface RouterOptions {
   retryBodyLimitBytes?: number | undefined;
   /**
    * After an app's traffic stops, it keeps getting rps-0 samples for this long (default
-   * 15 minutes). An app whose scaling window holds no samples has no rps input at all, and
-   * missing data never lets the scaler scale in; zero samples keep the window full for
-   * longer than any stabilization window, then stop so idle apps cost nothing.
+   * 2 hours). An app whose scaling window holds no samples has no rps input at all, and
+   * missing data never lets the scaler scale in (or to zero); zero samples keep the window
+   * full for longer than the longest stabilization window or scale-to-zero time plus the
+   * longest evaluation window (1 h each), then stop so idle apps cost nothing. An app this
+   * quiet is then forgotten (its meter and rotation), so the router's state stays bounded.
    */
   quietReportingMs?: number | undefined;
   /** Latencies kept per app and interval for the percentiles (exact below this many requests). */
@@ -67,6 +81,8 @@ export interface RouterSnapshot {
   apps: Record<string, AppCounters>;
   /** Requests in flight per target id; targets with none are absent. */
   targets: Record<string, number>;
+  /** App names answered 404 from the negative cache until their entry expires. */
+  not_found_cached: number;
 }
 
 export interface Router {
@@ -81,11 +97,6 @@ export interface Router {
 }
 
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
-// RFC 9110 §7.6.1 connection-specific fields, plus `expect`: this hop already answered it.
-const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
-  'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect',
-]);
 // Errors meaning the request never reached a replica able to answer it. Only raised before
 // any response byte arrived (a reset mid-response is a broken response, never retried).
 const CONNECT_FAILURES = new Set([
@@ -93,6 +104,8 @@ const CONNECT_FAILURES = new Set([
   'CONNECT_TIMEOUT',
 ]);
 const RETRY_AFTER_SECONDS = '5';
+/** Beyond this many names the oldest negative-cache entry goes first: a flood of names stays bounded. */
+const NOT_FOUND_CACHE_ENTRIES = 10_000;
 
 class UpstreamError extends Error {
   constructor(
@@ -123,7 +136,7 @@ interface Exchange {
 
 export function createRouter(options: RouterOptions): Router {
   const flushIntervalMs = positive('flushIntervalMs', options.flushIntervalMs, 10_000);
-  const quietReportingMs = options.quietReportingMs ?? 15 * 60_000;
+  const quietReportingMs = options.quietReportingMs ?? 2 * 60 * 60_000;
   if (!Number.isFinite(quietReportingMs) || quietReportingMs < 0) {
     throw new Error(`quietReportingMs must be a number of milliseconds >= 0 (got ${quietReportingMs})`);
   }
@@ -133,12 +146,16 @@ export function createRouter(options: RouterOptions): Router {
   const retryBodyLimitBytes = nonNegative('retryBodyLimitBytes', options.retryBodyLimitBytes, 64 * 1024);
   const latencyReservoirSize = Math.floor(positive('latencyReservoirSize', options.latencyReservoirSize, 10_000));
   const closeTimeoutMs = nonNegative('closeTimeoutMs', options.closeTimeoutMs, 10_000);
+  const notFoundCacheMs = nonNegative('notFoundCacheMs', options.notFoundCacheMs, 5_000);
+  const lookupLimit = pLimit(Math.floor(positive('lookupConcurrency', options.lookupConcurrency, 4)));
+  const hosts = hostPolicy(options.hosts ?? []);
   const clock = options.clock ?? (() => performance.timeOrigin + performance.now());
   const log = (options.log ?? createLogger()).child({ component: 'router' });
 
   const balancer = new Balancer();
   const meters = new Map<string, AppMeter>();
   const targetCache = new Map<string, { targets: Target[]; expiresAt: number }>();
+  const notFound = new Map<string, { error: OrchestryError; expiresAt: number }>();
   const lookups = new Map<string, Promise<Target[]>>();
   const agent = new http.Agent({ keepAlive: true, scheduling: 'lifo' });
   const server = http.createServer();
@@ -157,24 +174,49 @@ export function createRouter(options: RouterOptions): Router {
     return meter;
   };
 
+  /** An app that is gone takes its meter and rotation with it (requests in flight keep theirs until they end). */
+  function forget(app: string): void {
+    const meter = meters.get(app);
+    if (meter && meter.active === 0) meters.delete(app);
+    balancer.forget(app);
+    targetCache.delete(app);
+  }
+
   function targetsFor(app: string): Promise<Target[]> | Target[] {
+    const now = clock();
     const cached = targetCache.get(app);
-    if (cached && cached.expiresAt > clock()) return cached.targets;
+    if (cached && cached.expiresAt > now) return cached.targets;
+    // An unknown name is answered from memory for a while: every request for it would
+    // otherwise be a query on the primary (PGlite has one connection for everything).
+    const missing = notFound.get(app);
+    if (missing && missing.expiresAt > now) throw missing.error;
+    if (missing) notFound.delete(app);
     // One lookup per app at a time: a burst of requests must not become a burst of queries.
     const running = lookups.get(app);
     if (running) return running;
     // Started on a later tick even when `targets` answers synchronously, so the cleanup
     // below always runs after the lookup is registered.
-    const lookup = Promise.resolve()
-      .then(() => options.targets(app))
+    const lookup = lookupLimit(() => options.targets(app))
       .then((answer) => {
         const targets = checkTargets(app, answer);
         targetCache.set(app, { targets, expiresAt: clock() + targetsCacheMs });
         return targets;
       })
+      .catch((error: unknown) => {
+        if (isOrchestryError(error) && error.code === 'APP_NOT_FOUND') rememberNotFound(app, error);
+        throw error;
+      })
       .finally(() => lookups.delete(app));
     lookups.set(app, lookup);
     return lookup;
+  }
+
+  function rememberNotFound(app: string, error: OrchestryError): void {
+    forget(app);
+    if (notFoundCacheMs === 0) return;
+    notFound.delete(app);
+    if (notFound.size >= NOT_FOUND_CACHE_ENTRIES) notFound.delete(notFound.keys().next().value!);
+    notFound.set(app, { error, expiresAt: clock() + notFoundCacheMs });
   }
 
   const listeningPort = () => (server.address() as AddressInfo | null)?.port ?? 8080;
@@ -243,7 +285,7 @@ export function createRouter(options: RouterOptions): Router {
         port: target.port,
         method: req.method,
         path: route.path,
-        headers: upstreamHeaders(req, route),
+        headers: upstreamHeaders(req, route, listeningPort()),
         agent,
       });
       ex.upstream = upstream;
@@ -303,7 +345,19 @@ export function createRouter(options: RouterOptions): Router {
       if (closing) setImmediate(() => server.closeIdleConnections());
     });
 
-    const route = resolveRoute(req.headers.host, req.url ?? '/');
+    if (!hosts.allows(req.headers.host)) {
+      const host = hostnameOf(req.headers.host);
+      sendError(
+        ex,
+        403,
+        'FORBIDDEN',
+        `This router serves loopback names only (localhost, <app>.localhost, 127.0.0.1, [::1])${hosts.suffixes.length > 1 ? ` and ${hosts.suffixes.slice(1).join(', ')}` : ''}; ` +
+          `${host ? `'${host}' is not one of them` : 'the request has no Host header'} (list more names in the dev server's ROUTER_HOSTS)`,
+        { host: req.headers.host ?? null, allowed: hosts.suffixes },
+      );
+      return;
+    }
+    const route = resolveRoute(req.headers.host, req.url ?? '/', hosts.suffixes);
     if (!route) {
       const port = listeningPort();
       const forms = [`http://<app>.localhost:${port}/<path>`, `http://localhost:${port}/<app>/<path>`];
@@ -417,9 +471,11 @@ export function createRouter(options: RouterOptions): Router {
       // the scaler sees the drop and its window does not empty before it can scale in.
       const recentlyBusy = meter.lastBusyAt !== null && now - meter.lastBusyAt <= quietReportingMs;
       if (busy || meter.reportedLastFlush || recentlyBusy) due.push({ app, sample: meter.take(at, intervalMs) });
+      else forget(app);
       meter.reportedLastFlush = busy;
     }
     for (const [app, entry] of targetCache) if (entry.expiresAt <= now) targetCache.delete(app);
+    for (const [app, entry] of notFound) if (entry.expiresAt <= now) notFound.delete(app);
 
     const results = await Promise.allSettled(due.map(async ({ app, sample }) => options.onMetrics(app, sample)));
     results.forEach((result, i) => {
@@ -481,49 +537,15 @@ export function createRouter(options: RouterOptions): Router {
           errors_total: meter.errorsTotal,
         };
       }
-      return { at: new Date(clock()), interval_started_at: new Date(intervalStartedAt), apps, targets: balancer.snapshot() };
+      return {
+        at: new Date(clock()),
+        interval_started_at: new Date(intervalStartedAt),
+        apps,
+        targets: balancer.snapshot(),
+        not_found_cached: notFound.size,
+      };
     },
   };
-}
-
-function upstreamHeaders(req: IncomingMessage, route: Route): OutgoingHttpHeaders {
-  const named = connectionTokens(req.headers.connection);
-  const headers: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
-    headers[name] = value;
-  }
-  // Without a length the body must be chunked; node only does that unasked for POST-like methods.
-  if (req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] === undefined) {
-    headers['transfer-encoding'] = 'chunked';
-  }
-  const client = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-  const prior = req.headers['x-forwarded-for'];
-  headers['x-forwarded-for'] = prior ? `${prior}, ${client}` : client;
-  if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
-  headers['x-forwarded-proto'] = 'http';
-  if (route.prefix) headers['x-forwarded-prefix'] = route.prefix;
-  return headers;
-}
-
-/** The replica's headers in their original case and order, minus this hop's own. */
-function responseHeaders(raw: readonly string[], closing: boolean): string[] {
-  const named = new Set<string>();
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() === 'connection') for (const token of connectionTokens(raw[i + 1])) named.add(token);
-  }
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(name) || named.has(name)) continue;
-    out.push(raw[i]!, raw[i + 1]!);
-  }
-  if (closing) out.push('Connection', 'close');
-  return out;
-}
-
-function connectionTokens(value: string | undefined): Set<string> {
-  return new Set((value ?? '').split(',').map((token) => token.trim().toLowerCase()).filter(Boolean));
 }
 
 function errorCode(error: unknown): string {

@@ -3,7 +3,9 @@
  * browsers and curl but not in every HTTP client:
  *   http://<app>.localhost:8080/path?q   → app, /path?q
  *   http://localhost:8080/<app>/path?q   → app, /path?q  (the app segment is stripped)
+ * Every extra host name the router serves (hosts.ts) works the same way as `localhost`.
  */
+import { hostnameOf, LOOPBACK_NAMES } from './hosts.js';
 
 export interface Route {
   app: string;
@@ -15,27 +17,20 @@ export interface Route {
 
 // App names are DNS labels (see the app spec); anything else cannot name an app.
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-const LOCALHOST_SUFFIX = '.localhost';
 
-/** The Host header without its port, lowercased, without a trailing root dot. */
-export function hostnameOf(hostHeader: string | undefined): string {
-  const host = (hostHeader ?? '').trim().toLowerCase();
-  if (host.startsWith('[')) {
-    const end = host.indexOf(']');
-    return end === -1 ? host : host.slice(0, end + 1);
-  }
-  const colon = host.lastIndexOf(':');
-  return (colon === -1 ? host : host.slice(0, colon)).replace(/\.$/, '');
-}
-
-export function resolveRoute(hostHeader: string | undefined, url: string): Route | null {
+export function resolveRoute(
+  hostHeader: string | undefined,
+  url: string,
+  suffixes: readonly string[] = LOOPBACK_NAMES,
+): Route | null {
   // Absolute-form (`GET http://x/ HTTP/1.1`) is forward-proxy traffic, and `*` is OPTIONS for the
   // server itself: neither names an app.
   if (!url.startsWith('/')) return null;
 
   const host = hostnameOf(hostHeader);
-  if (host.endsWith(LOCALHOST_SUFFIX)) {
-    const label = host.slice(0, -LOCALHOST_SUFFIX.length);
+  for (const suffix of suffixes) {
+    if (!host.endsWith(`.${suffix}`)) continue;
+    const label = host.slice(0, -suffix.length - 1);
     if (DNS_LABEL.test(label)) return { app: label, path: url, prefix: '' };
   }
 
