@@ -12,6 +12,8 @@ import {
   STARTUP_SECONDS,
   violatesSlo,
 } from './model.js';
+import { ruleBound, type RuleBound } from './bounds.js';
+import { reactionSeconds, reversals, type Reaction } from './metrics.js';
 import { HpaScaler, LegacyScaler, OrchestryScaler, type Sample, type Scaler } from './scalers.js';
 import type { Trace } from './trace.js';
 
@@ -19,7 +21,13 @@ export interface ScalerResult {
   slo_violation_seconds: number;
   replica_seconds: number;
   oracle_ratio: number;
+  /** Replica-seconds over the fewest the threshold rules allow (bounds.ts ruleBound). */
+  rules_bound_ratio: number;
   scale_changes: number;
+  /** Times the count turned around: up after down or down after up. */
+  reversals: number;
+  /** From a load step that found too few replicas ready to enough ready (metrics.ts). */
+  reaction_seconds: Reaction;
 }
 
 export const SCALER_NAMES = ['orchestry', 'hpa', 'legacy', 'oracle'] as const;
@@ -30,14 +38,18 @@ export interface SimulationResult {
   results: Record<ScalerName, ScalerResult>;
 }
 
-interface RawResult {
+export interface RawResult {
   sloViolationSeconds: number;
   replicaSeconds: number;
   scaleChanges: number;
+  /** The count (ready + starting) in every second. */
+  counts: number[];
+  /** Whether each second's load violated the SLO on the replicas ready then. */
+  short: boolean[];
 }
 
 /** Replicas that exist (ready or starting) count toward replica-seconds in every second they exist. */
-function runScaler(trace: Trace, scaler: Scaler): RawResult {
+export function runScaler(trace: Trace, scaler: Scaler): RawResult {
   const load = trace.rps;
   // Everyone starts warm: the oracle's count for the first second, already ready.
   let readyAt: number[] = Array.from({ length: oracleReplicas(load[0] ?? 0) }, () => 0);
@@ -46,6 +58,8 @@ function runScaler(trace: Trace, scaler: Scaler): RawResult {
   let sloViolationSeconds = 0;
   let replicaSeconds = 0;
   let scaleChanges = 0;
+  const counts: number[] = [];
+  const short: boolean[] = [];
   let block = { rps: 0, cpu: 0, latencies: [] as number[] };
 
   for (let t = 0; t < load.length; t++) {
@@ -66,8 +80,11 @@ function runScaler(trace: Trace, scaler: Scaler): RawResult {
     }
     const ready = readyAt.filter((r) => r <= t).length;
     replicaSeconds += readyAt.length;
+    counts.push(readyAt.length);
     const second = secondState(load[t] as number, ready);
-    if (violatesSlo(second.p95Ms)) sloViolationSeconds++;
+    const violated = violatesSlo(second.p95Ms);
+    short.push(violated);
+    if (violated) sloViolationSeconds++;
     block.rps += load[t] as number;
     block.cpu += second.cpuPercent;
     block.latencies.push(second.p95Ms);
@@ -83,41 +100,53 @@ function runScaler(trace: Trace, scaler: Scaler): RawResult {
       block = { rps: 0, cpu: 0, latencies: [] };
     }
   }
-  return { sloViolationSeconds, replicaSeconds, scaleChanges };
+  return { sloViolationSeconds, replicaSeconds, scaleChanges, counts, short };
 }
 
-function runOracle(trace: Trace): RawResult {
+export function runOracle(trace: Trace): RawResult {
   let replicaSeconds = 0;
   let scaleChanges = 0;
   let previous: number | undefined;
   let sloViolationSeconds = 0;
+  const counts: number[] = [];
+  const short: boolean[] = [];
   for (const load of trace.rps) {
     const n = oracleReplicas(load);
     replicaSeconds += n;
+    counts.push(n);
     if (previous !== undefined && n !== previous) scaleChanges++;
-    if (violatesSlo(secondState(load, n).p95Ms)) sloViolationSeconds++;
+    const violated = violatesSlo(secondState(load, n).p95Ms);
+    short.push(violated);
+    if (violated) sloViolationSeconds++;
     previous = n;
   }
-  return { sloViolationSeconds, replicaSeconds, scaleChanges };
+  return { sloViolationSeconds, replicaSeconds, scaleChanges, counts, short };
 }
 
-export function simulate(trace: Trace): SimulationResult {
+const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
+
+/** The result columns of one run, against the oracle's and the rules bound's replica-seconds. */
+export function resultOf(r: RawResult, oracleSeconds: number, boundSeconds: number): ScalerResult {
+  return {
+    slo_violation_seconds: r.sloViolationSeconds,
+    replica_seconds: r.replicaSeconds,
+    oracle_ratio: ratio(r.replicaSeconds, oracleSeconds),
+    rules_bound_ratio: ratio(r.replicaSeconds, boundSeconds),
+    scale_changes: r.scaleChanges,
+    reversals: reversals(r.counts),
+    reaction_seconds: reactionSeconds(r.short),
+  };
+}
+
+/** `bound`: the trace's ruleBound when the caller has it already (it is the slow part). */
+export function simulate(trace: Trace, bound: RuleBound = ruleBound(trace)): SimulationResult {
   const raw: Record<ScalerName, RawResult> = {
     orchestry: runScaler(trace, new OrchestryScaler(SIM_POLICY)),
     hpa: runScaler(trace, new HpaScaler()),
     legacy: runScaler(trace, new LegacyScaler()),
     oracle: runOracle(trace),
   };
-  const oracleSeconds = raw.oracle.replicaSeconds;
   const results = {} as Record<ScalerName, ScalerResult>;
-  for (const name of SCALER_NAMES) {
-    const r = raw[name];
-    results[name] = {
-      slo_violation_seconds: r.sloViolationSeconds,
-      replica_seconds: r.replicaSeconds,
-      oracle_ratio: Math.round((r.replicaSeconds / oracleSeconds) * 1000) / 1000,
-      scale_changes: r.scaleChanges,
-    };
-  }
+  for (const name of SCALER_NAMES) results[name] = resultOf(raw[name], raw.oracle.replicaSeconds, bound.bound_replica_seconds);
   return { trace: trace.name, results };
 }
