@@ -167,3 +167,145 @@ export function blindBound(trace: Trace, oracleReplicaSeconds: number, allowedVi
     blind_oracle_ratio: blind === null ? null : Math.round((blind / oracleReplicaSeconds) * 1000) / 1000,
   };
 }
+
+export interface StabilizedBound {
+  trace: string;
+  /** The SLO-violation seconds the schedule may have. */
+  allowed_violation_seconds: number;
+  /** Fewest replica-seconds of a schedule that obeys the rules and the stabilization window with that many violations at most. */
+  stabilized_replica_seconds: number;
+  /** The same over the rules bound (ruleBound): above 1.25 means the cost goal cannot be met at that SLO. */
+  stabilized_rules_ratio: number;
+}
+
+/** Intervals between a sample's start and the first decision that sees it (10 s of interval, 10 s of delay). */
+const SEEN_AFTER = (SAMPLE_PERIOD_SECONDS + SAMPLE_DELAY_SECONDS) / SAMPLE_PERIOD_SECONDS;
+
+interface Interval {
+  seconds: number;
+  violations: Int32Array;
+  rulings: Array<'out' | 'in' | 'hold'>;
+  /** No scale-in may go below this: the highest count a decision within the stabilization window had to recommend. */
+  floor: number;
+}
+
+function intervalsOf(trace: Trace): Interval[] {
+  const intervals: Interval[] = [];
+  const needed: number[] = [];
+  for (let start = 0; start < trace.rps.length; start += SAMPLE_PERIOD_SECONDS) {
+    const loads = trace.rps.slice(start, start + SAMPLE_PERIOD_SECONDS);
+    const violations = new Int32Array(MAX_REPLICAS + 1);
+    const rulings: Array<'out' | 'in' | 'hold'> = [];
+    for (let n = MIN_REPLICAS; n <= MAX_REPLICAS; n++) {
+      violations[n] = loads.filter((l) => violatesSlo(secondState(l, n).p95Ms)).length;
+      rulings[n] = ruling(loads, n);
+    }
+    // The rps metric alone: its total is exact whatever the count that carried it, so every
+    // consistent recommendation covers it (CPU saturates at 100 % and latency is an alarm).
+    const perReplica = (SIM_POLICY.targetRpsPerReplica * SIM_POLICY.scaleOutThresholdPct) / 100;
+    const mean = loads.reduce((a, l) => a + l, 0) / loads.length;
+    needed.push(Math.min(MAX_REPLICAS, Math.max(MIN_REPLICAS, Math.ceil(mean / perReplica - 1e-9))));
+    intervals.push({ seconds: loads.length, violations, rulings, floor: MIN_REPLICAS });
+  }
+  // The decision at the start of interval i sees the sample of interval i - SEEN_AFTER, and the
+  // window's floor is the highest of the last `decisions` such recommendations.
+  const decisions = Math.round(SIM_POLICY.stabilizationWindowSeconds / SAMPLE_PERIOD_SECONDS);
+  intervals.forEach((interval, i) => {
+    for (let k = Math.max(0, i - decisions + 1); k <= i; k++) {
+      const seen = k - SEEN_AFTER;
+      if (seen >= 0) interval.floor = Math.max(interval.floor, needed[seen] as number);
+    }
+  });
+  return intervals;
+}
+
+/** The cheapest replica-seconds + λ × violation-seconds of a schedule under the stabilized rules. */
+function relaxedCost(intervals: readonly Interval[], lambda: number): number {
+  const width = GRACE + 2;
+  const rows = MAX_REPLICAS + 1;
+  let cost = new Float64Array(rows * width).fill(Infinity);
+  let next = new Float64Array(rows * width);
+  for (let n = MIN_REPLICAS; n <= MAX_REPLICAS; n++) cost[n * width + (NOT_OWED + 1)] = 0;
+  for (const { seconds, violations, rulings, floor } of intervals) {
+    next.fill(Infinity);
+    const offer = (m: number, g: number, value: number) => {
+      const i = m * width + g + 1;
+      if (value < (next[i] as number)) next[i] = value;
+    };
+    let cheapestBelow = Infinity;
+    for (let n = MIN_REPLICAS; n <= MAX_REPLICAS; n++) {
+      if (cheapestBelow < Infinity) offer(n, NOT_OWED, cheapestBelow);
+      const interval = n * seconds + lambda * (violations[n] as number);
+      const decision = rulings[n];
+      let cheapestHere = Infinity;
+      for (let g = NOT_OWED; g <= GRACE; g++) {
+        const before = cost[n * width + g + 1] as number;
+        if (before === Infinity) continue;
+        const spent = before + interval;
+        if (spent < cheapestHere) cheapestHere = spent;
+        const grace = g !== NOT_OWED ? g : decision === 'out' && n < MAX_REPLICAS ? GRACE : NOT_OWED;
+        if (grace !== 0) offer(n, grace === NOT_OWED ? NOT_OWED : grace - 1, spent);
+        if (grace === NOT_OWED && decision === 'in') {
+          for (let m = Math.max(MIN_REPLICAS, floor, n - SIM_POLICY.maxScaleInStep); m < n; m++) offer(m, NOT_OWED, spent);
+        }
+      }
+      if (cheapestHere < cheapestBelow) cheapestBelow = cheapestHere;
+    }
+    [cost, next] = [next, cost];
+  }
+  let best = Infinity;
+  for (const value of cost) if (value < best) best = value;
+  return best;
+}
+
+/**
+ * The fewest replica-seconds of any schedule that obeys the threshold rules (as ruleBound), the
+ * stabilization window, and has at most `allowedViolationSeconds` SLO-violation seconds.
+ *
+ * The stabilization window: no scale-in goes below the highest count that a decision within the
+ * window had to recommend, each decision seeing the sample that ended 10 s before it. That holds
+ * for decide() and for any scaler whose recommendations are consistent: never a count at which
+ * the rps it just saw would be above the scale-out threshold.
+ * Everything else is as lenient as in ruleBound (clairvoyant, instant replicas, no cooldown,
+ * scale-outs at any time). The violation budget is handled by Lagrangian relaxation: for every
+ * λ ≥ 0, the cheapest schedule of replica-seconds + λ × violation-seconds, less λ × the budget,
+ * bounds the constrained optimum from below. That dual is concave in λ, so a golden-section
+ * search finds its maximum; every λ tried is a valid bound, and the best is reported.
+ */
+export function stabilizedBound(trace: Trace, allowedViolationSeconds: number, rules: RuleBound = ruleBound(trace)): StabilizedBound {
+  const intervals = intervalsOf(trace);
+  const dual = (lambda: number) => relaxedCost(intervals, lambda) - lambda * allowedViolationSeconds;
+  let best = dual(0);
+  // One violation-second is worth at most the replica-seconds of the whole replica range over
+  // the seconds it could save, so λ beyond MAX_REPLICAS × 10 only lowers the dual.
+  let lo = 0;
+  let hi = MAX_REPLICAS * SAMPLE_PERIOD_SECONDS;
+  const ratio = (Math.sqrt(5) - 1) / 2;
+  let a = hi - ratio * (hi - lo);
+  let b = lo + ratio * (hi - lo);
+  let fa = dual(a);
+  let fb = dual(b);
+  for (let i = 0; i < 12; i++) {
+    if (fa < fb) {
+      lo = a;
+      a = b;
+      fa = fb;
+      b = lo + ratio * (hi - lo);
+      fb = dual(b);
+    } else {
+      hi = b;
+      b = a;
+      fb = fa;
+      a = hi - ratio * (hi - lo);
+      fa = dual(a);
+    }
+  }
+  best = Math.max(best, fa, fb);
+  const bound = Math.ceil(best - 1e-6);
+  return {
+    trace: trace.name,
+    allowed_violation_seconds: allowedViolationSeconds,
+    stabilized_replica_seconds: bound,
+    stabilized_rules_ratio: Math.round((bound / rules.bound_replica_seconds) * 1000) / 1000,
+  };
+}
