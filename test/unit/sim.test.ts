@@ -1,10 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { blindBound, lag1Autocorrelation, ruleBound } from '../../bench/sim/bounds.js';
-import { runSim } from '../../bench/sim/cli.js';
+import { blindBound, lag1Autocorrelation, ruleBound, stabilizedBound } from '../../bench/sim/bounds.js';
+import { runSim, TRACES_DIR, tracesFor } from '../../bench/sim/cli.js';
+import { GENERATED_TRACES, generatedCsv, seededRandom } from '../../bench/sim/generate.js';
 import { allowedViolationSeconds, checkGoals } from '../../bench/sim/goals.js';
+import { reactionSeconds, reversals } from '../../bench/sim/metrics.js';
 import { oracleReplicas } from '../../bench/sim/model.js';
 import { SCALER_NAMES, simulate } from '../../bench/sim/simulate.js';
 import { parseTrace, type Trace } from '../../bench/sim/trace.js';
@@ -13,12 +15,12 @@ const csvOf = (rps: number[]) => `t,rps\n${rps.map((r, t) => `${t},${r}`).join('
 /** Ten minutes: 60 rps, a 300 rps plateau from 2:00 to 6:00, back to 60. */
 const plateau: number[] = Array.from({ length: 600 }, (_, t) => (t >= 120 && t < 360 ? 300 : 60));
 const trace: Trace = parseTrace('plateau.csv', csvOf(plateau));
-const FIELDS = ['oracle_ratio', 'replica_seconds', 'scale_changes', 'slo_violation_seconds'];
+const FIELDS = ['oracle_ratio', 'reaction_seconds', 'replica_seconds', 'reversals', 'rules_bound_ratio', 'scale_changes', 'slo_violation_seconds'];
 
 describe('simulate', () => {
   const result = simulate(trace);
 
-  it('reports the four numbers for each of the four scalers', () => {
+  it('reports every column for each of the four scalers', () => {
     expect(result.trace).toBe('plateau.csv');
     expect(Object.keys(result.results).sort()).toEqual([...SCALER_NAMES].sort());
     for (const name of SCALER_NAMES) {
@@ -30,6 +32,11 @@ describe('simulate', () => {
       expect(r.replica_seconds).toBeGreaterThanOrEqual(plateau.length);
       expect(r.replica_seconds).toBeLessThanOrEqual(plateau.length * 50);
       expect(r.oracle_ratio).toBe(Math.round((r.replica_seconds / result.results.oracle.replica_seconds) * 1000) / 1000);
+      expect(r.rules_bound_ratio).toBe(Math.round((r.replica_seconds / ruleBound(trace).bound_replica_seconds) * 1000) / 1000);
+      expect(r.reversals).toBeLessThanOrEqual(Math.max(0, r.scale_changes - 1));
+      // The reaction episodes are the runs of violation seconds.
+      expect(r.reaction_seconds.episodes > 0).toBe(r.slo_violation_seconds > 0);
+      expect(r.reaction_seconds.max).toBeLessThanOrEqual(r.slo_violation_seconds);
     }
   });
 
@@ -39,11 +46,13 @@ describe('simulate', () => {
 
   it('runs the oracle as specified: fewest replicas at u <= 0.8 every second, no violation', () => {
     const expected = plateau.reduce((a, load) => a + Math.max(1, Math.ceil(load / 80)), 0);
-    expect(result.results.oracle).toEqual({
+    expect(result.results.oracle).toMatchObject({
       slo_violation_seconds: 0,
       replica_seconds: expected,
       oracle_ratio: 1,
       scale_changes: 2,
+      reversals: 1,
+      reaction_seconds: { median: 0, max: 0, episodes: 0 },
     });
     expect(oracleReplicas(400)).toBe(5);
   });
@@ -59,7 +68,7 @@ describe('simulate', () => {
   it('leaves a flat load within capacity alone', () => {
     const flat = simulate(parseTrace('flat.csv', csvOf(Array.from({ length: 300 }, () => 30))));
     for (const name of SCALER_NAMES) {
-      expect(flat.results[name]).toEqual({ slo_violation_seconds: 0, replica_seconds: 300, oracle_ratio: 1, scale_changes: 0 });
+      expect(flat.results[name]).toMatchObject({ slo_violation_seconds: 0, replica_seconds: 300, oracle_ratio: 1, scale_changes: 0, reversals: 0 });
     }
   });
 
@@ -110,13 +119,97 @@ describe('npm run sim -- --trace FILE --json', () => {
     const printed = runSim({ trace: file });
     for (const name of SCALER_NAMES) expect(printed).toContain(name);
     expect(printed).toMatch(/SLO vs hpa: \d+ s vs \d+ s/);
-    expect(runSim({ trace: file, markdown: true })).toContain('| scaler | slo_violation_seconds | replica_seconds | oracle_ratio | scale_changes |');
+    expect(runSim({ trace: file, markdown: true })).toContain(
+      '| scaler | slo_violation_seconds | replica_seconds | oracle_ratio | rules_bound_ratio | scale_changes | reversals | reaction s (median / max) |',
+    );
     const named = { ...trace, name: file };
     const rules = ruleBound(named);
+    const simulated = simulate(named);
+    const stabilized = stabilizedBound(named, simulated.results.orchestry.slo_violation_seconds, rules);
     expect(JSON.parse(runSim({ trace: file, bounds: true, json: true }))).toEqual({
       ...rules,
-      ...blindBound(named, rules.oracle_replica_seconds, allowedViolationSeconds(simulate(named))),
+      ...blindBound(named, rules.oracle_replica_seconds, allowedViolationSeconds(simulated)),
+      stabilized_violation_seconds: stabilized.allowed_violation_seconds,
+      stabilized_replica_seconds: stabilized.stabilized_replica_seconds,
+      stabilized_rules_ratio: stabilized.stabilized_rules_ratio,
     });
+    expect(JSON.parse(runSim({ trace: file, bounds: true, json: true, allowViolations: '0' })).stabilized_violation_seconds).toBe(0);
+    expect(() => runSim({ trace: file, bounds: true, allowViolations: 'lots' })).toThrow(/--allow-violations must be a whole number/);
+  });
+
+  it('runs bench/traces and then the real traces, and says so when the real ones are absent', () => {
+    const without = tracesFor({ realDir: join(dir, 'no-such-dir') });
+    expect(without.traces.map((t) => t.name)).toEqual(Object.keys(GENERATED_TRACES).concat(['diurnal.csv', 'noisy-flat.csv', 'ramp.csv', 'spikes.csv', 'step.csv']).sort());
+    expect(without.notes.join('\n')).toMatch(/real traces: none in .*no-such-dir .*skipped/);
+    const real = mkdtempSync(join(tmpdir(), 'orchestry-real-'));
+    try {
+      writeFileSync(join(real, 'real-synthetic.csv'), csvOf([10, 20, 30]));
+      const withReal = tracesFor({ realDir: real });
+      expect(withReal.traces.at(-1)?.name).toBe('real-synthetic.csv');
+      expect(withReal.notes).toEqual([]);
+    } finally {
+      rmSync(real, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('reversals and reaction_seconds', () => {
+  it('counts a reversal each time the count turns around, holds in between not counting', () => {
+    expect(reversals([1, 1, 2, 3, 3, 2, 2, 1, 4, 4])).toBe(2);
+    expect(reversals([5, 4, 3, 2, 1])).toBe(0);
+    expect(reversals([])).toBe(0);
+  });
+
+  it('measures each run of too few ready replicas from the load step to enough ready', () => {
+    const short = [false, true, true, true, false, false, true, false, true, true, true, true, true];
+    expect(reactionSeconds(short)).toEqual({ median: 3, max: 5, episodes: 3 });
+    expect(reactionSeconds([true, true, false, true])).toEqual({ median: 1.5, max: 2, episodes: 2 });
+    expect(reactionSeconds([false, false])).toEqual({ median: 0, max: 0, episodes: 0 });
+  });
+});
+
+describe('stabilizedBound', () => {
+  // 100 rps with one 60-second spike to 800 at 5 minutes, for 20 minutes.
+  const spike = parseTrace('spike.csv', csvOf(Array.from({ length: 1200 }, (_, t) => (t >= 300 && t < 360 ? 800 : 100))));
+  const rules = ruleBound(spike);
+
+  it('is at least the rules bound, and no lower for fewer allowed violations', () => {
+    const free = stabilizedBound(spike, spike.rps.length, rules);
+    const none = stabilizedBound(spike, 0, rules);
+    expect(free.stabilized_replica_seconds).toBeGreaterThanOrEqual(rules.bound_replica_seconds);
+    expect(none.stabilized_replica_seconds).toBeGreaterThanOrEqual(free.stabilized_replica_seconds);
+    expect(none.stabilized_rules_ratio).toBe(Math.round((none.stabilized_replica_seconds / rules.bound_replica_seconds) * 1000) / 1000);
+  });
+
+  it("holds the spike's count for the stabilization window once it is served", () => {
+    // Serving the spike needs 10 replicas; the window then keeps at least 10 until 300 s after
+    // the last decision that saw it (at 370), i.e. to 670, against 2 for the rest of the trace.
+    const none = stabilizedBound(spike, 0, rules);
+    expect(none.stabilized_replica_seconds).toBeGreaterThanOrEqual(2 * 1200 + 8 * (670 - 300) - 100);
+  });
+
+  it("bounds Orchestry from below at Orchestry's own violation seconds", () => {
+    for (const t of [spike, trace]) {
+      const simulated = simulate(t);
+      const bound = stabilizedBound(t, simulated.results.orchestry.slo_violation_seconds);
+      expect(bound.stabilized_replica_seconds).toBeLessThanOrEqual(simulated.results.orchestry.replica_seconds);
+    }
+  });
+});
+
+describe('the generated traces (npm run sim:traces)', () => {
+  it('are what the seeded generator writes, byte for byte', () => {
+    for (const file of Object.keys(GENERATED_TRACES)) {
+      expect(readFileSync(join(TRACES_DIR, file), 'utf8'), file).toBe(generatedCsv(file));
+    }
+  });
+
+  it('come from a seeded generator: the same seed gives the same numbers', () => {
+    const a = seededRandom(7);
+    const b = seededRandom(7);
+    const first = Array.from({ length: 5 }, () => a());
+    expect(Array.from({ length: 5 }, () => b())).toEqual(first);
+    expect(first.every((x) => x >= 0 && x < 1)).toBe(true);
   });
 });
 
