@@ -1,8 +1,9 @@
 /** API keys, kept as SHA-256 digests: the clear key never reaches the database. */
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
 import { preparedQuery, type Database } from '../client.js';
 import { withDbErrors } from '../errors.js';
 import { apiKeys, type ApiKey, type ApiKeyScope } from '../schema.js';
+import { checkLimit, pageOf, type Page, type PageRequest } from './page.js';
 
 export interface NewApiKey {
   name: string;
@@ -35,9 +36,16 @@ export async function findApiKeyByHash(db: Database, keyHash: string): Promise<A
   return row ?? null;
 }
 
-/** Every key, revoked ones included, oldest first. */
-export async function listApiKeys(db: Database): Promise<ApiKey[]> {
-  return db.select().from(apiKeys).orderBy(asc(apiKeys.id));
+/** Keys, revoked ones included, oldest first, a page at a time. */
+export async function listApiKeys(db: Database, page: PageRequest<number>): Promise<Page<ApiKey, number>> {
+  checkLimit(page.limit);
+  const rows = await db
+    .select()
+    .from(apiKeys)
+    .where(page.after === undefined ? undefined : gt(apiKeys.id, page.after))
+    .orderBy(asc(apiKeys.id))
+    .limit(page.limit + 1);
+  return pageOf(rows, page.limit, (key) => key.id);
 }
 
 /** Revokes a key; revoking it again keeps the first revocation time. Null when there is no such key. */

@@ -1,22 +1,23 @@
 /** Applications: the desired state of every app, and the summaries listings show. */
-import { and, asc, eq, getTableColumns, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, ne, sql } from 'drizzle-orm';
 import { appNotFound } from '../../functions/core/errors.js';
 import { preparedQuery, type Database } from '../client.js';
 import { withDbErrors } from '../errors.js';
 import {
   APP_STATUSES,
   applications,
-  healthChecks,
   instances,
   METRIC_TYPES,
   type MetricType,
   type Application,
+  type AppMode,
   type AppStatus,
   type Instance,
   type NewApplication,
 } from '../schema.js';
 import { instanceFromJson, type InstanceJson } from './instances.js';
 import type { LatestMetric } from './metrics.js';
+import { checkLimit, pageOf, type Page, type PageRequest } from './page.js';
 
 export async function getApp(db: Database, name: string): Promise<Application | null> {
   const [row] = await db.select().from(applications).where(eq(applications.name, name)).limit(1);
@@ -103,56 +104,111 @@ export async function getAppDetail(db: Database, name: string): Promise<AppDetai
   };
 }
 
-export interface AppSummary {
-  app: Application;
-  runningInstances: number;
-  healthyInstances: number;
-  /** Averages over running instances; null when none runs. */
-  avgCpuPercent: number | null;
-  avgMemoryPercent: number | null;
+/** A row of GET /apps: what a listing shows of an app, without its spec document. */
+export interface AppListItem {
+  name: string;
+  status: AppStatus;
+  mode: AppMode | null;
+  image: string | null;
+  revision: number;
+  desiredReplicas: number;
+  /** Replicas running. */
+  runningReplicas: number;
+  /** Running replicas that pass their health check (every running one when checks are off). */
+  readyReplicas: number;
+  createdAt: Date | null;
+  updatedAt: Date | null;
+  lastScaledAt: Date | null;
 }
 
-export interface AppsSummary {
-  apps: AppSummary[];
-  /** Over every application, whatever the status filter. */
-  totals: { total: number; byStatus: Record<AppStatus, number> };
+export interface AppListFilters {
+  status?: AppStatus | undefined;
+  mode?: AppMode | undefined;
+  image?: string | undefined;
+  /** Every one of these labels, with these values (label selector `key=value`). */
+  labels?: Record<string, string> | undefined;
 }
 
-const nullableNumber = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const specImage = sql<string | null>`${applications.spec}->'spec'->>'image'`;
+const specLabels = sql`${applications.spec}->'metadata'->'labels'`;
 
-/** Every app (or those of one status) by name, with instance counts and averages. */
-export async function listAppsSummary(db: Database, opts: { status?: AppStatus | undefined } = {}): Promise<AppsSummary> {
-  const running = sql`${instances.status} = 'running'`;
-  const appsQuery = db
-    .select({
-      app: getTableColumns(applications),
-      runningInstances: sql<number>`count(${instances.id}) FILTER (WHERE ${running})`.mapWith(Number),
-      healthyInstances: sql<number>`count(${instances.id}) FILTER (WHERE ${instances.healthStatus} = 'healthy')`.mapWith(Number),
-      avgCpuPercent: sql<string | null>`avg(${instances.cpuPercent}) FILTER (WHERE ${running})`,
-      avgMemoryPercent: sql<string | null>`avg(${instances.memoryPercent}) FILTER (WHERE ${running})`,
-    })
-    .from(applications)
-    .leftJoin(instances, eq(instances.appName, applications.name))
-    .where(opts.status ? eq(applications.status, opts.status) : undefined)
-    .groupBy(applications.name)
-    .orderBy(asc(applications.name));
-  const totalsQuery = db
-    .select({ status: applications.status, count: sql<number>`count(*)`.mapWith(Number) })
-    .from(applications)
-    .groupBy(applications.status);
-  const [rows, totals] = await Promise.all([appsQuery, totalsQuery]);
+/**
+ * One page of apps in name order, filtered. Each filter is served by an index that ends with
+ * the name (status, mode, image) or by the labels' GIN index, so a page is one index scan of
+ * `limit + 1` entries plus, per app, one index scan of its instances, whatever the number of
+ * apps (EXPLAIN in test/integration/db/list-plans.test.ts). Every combination of filters is
+ * its own prepared statement: one statement with optional conditions would get one generic
+ * plan for all of them.
+ */
+export async function listAppPage(db: Database, filters: AppListFilters, page: PageRequest<string>): Promise<Page<AppListItem, string>> {
+  checkLimit(page.limit);
+  const labels = filters.labels && Object.keys(filters.labels).length > 0 ? filters.labels : undefined;
+  const variant = [filters.status, filters.mode, filters.image, labels, page.after].map((v) => (v === undefined ? 0 : 1)).join('');
+  const query = preparedQuery(db, `orchestry_app_page_${variant}`, (db, statement) =>
+    db
+      .select({
+        name: applications.name,
+        status: applications.status,
+        mode: applications.mode,
+        image: specImage,
+        revision: applications.revision,
+        desiredReplicas: applications.desiredReplicas,
+        createdAt: applications.createdAt,
+        updatedAt: applications.updatedAt,
+        lastScaledAt: applications.lastScaledAt,
+        // [running, running and healthy]: one index-only scan of the app's instances.
+        // Qualified by hand: Drizzle leaves a one-table query's columns unqualified.
+        counts: sql<[number, number]>`(
+          SELECT ARRAY[count(*), count(*) FILTER (WHERE i.health_status = 'healthy')]::int[]
+          FROM instances i WHERE i.app_name = applications.name AND i.status = 'running')`,
+        checksEnabled: sql<boolean | null>`(SELECT hc.enabled FROM health_checks hc WHERE hc.app_name = applications.name)`,
+      })
+      .from(applications)
+      .where(
+        and(
+          filters.status === undefined ? undefined : eq(applications.status, sql.placeholder('status')),
+          filters.mode === undefined ? undefined : eq(applications.mode, sql.placeholder('mode')),
+          filters.image === undefined ? undefined : sql`${specImage} = ${sql.placeholder('image')}`,
+          labels === undefined ? undefined : sql`${specLabels} @> ${sql.placeholder('labels')}::jsonb`,
+          page.after === undefined ? undefined : gt(applications.name, sql.placeholder('after')),
+        ),
+      )
+      .orderBy(asc(applications.name))
+      .limit(sql.placeholder('limit'))
+      .prepare(statement),
+  );
+  const rows = await query.execute({
+    status: filters.status,
+    mode: filters.mode,
+    image: filters.image,
+    labels: labels === undefined ? undefined : JSON.stringify(labels),
+    after: page.after,
+    limit: page.limit + 1,
+  });
+  const items = rows.map(({ counts, checksEnabled, ...row }): AppListItem => {
+    const [running, healthy] = counts ?? [0, 0];
+    return {
+      ...row,
+      desiredReplicas: row.desiredReplicas ?? 0,
+      runningReplicas: running,
+      readyReplicas: checksEnabled === true ? healthy : running,
+    };
+  });
+  return pageOf(items, page.limit, (app) => app.name);
+}
+
+/** How many apps there are of each status (every status, 0 when none). */
+export async function appStatusCounts(db: Database): Promise<Record<AppStatus, number>> {
+  const query = preparedQuery(db, 'orchestry_app_status_counts', (db, statement) =>
+    db
+      .select({ status: applications.status, count: sql<number>`count(*)::int` })
+      .from(applications)
+      .groupBy(applications.status)
+      .prepare(statement),
+  );
   const byStatus = Object.fromEntries(APP_STATUSES.map((s) => [s, 0])) as Record<AppStatus, number>;
-  for (const t of totals) byStatus[t.status] = t.count;
-  return {
-    apps: rows.map((r) => ({
-      app: r.app,
-      runningInstances: r.runningInstances,
-      healthyInstances: r.healthyInstances,
-      avgCpuPercent: nullableNumber(r.avgCpuPercent),
-      avgMemoryPercent: nullableNumber(r.avgMemoryPercent),
-    })),
-    totals: { total: totals.reduce((n, t) => n + t.count, 0), byStatus },
-  };
+  for (const row of await query.execute()) byStatus[row.status] = Number(row.count);
+  return byStatus;
 }
 
 /** Registers an app; a second app of the same name is APP_ALREADY_EXISTS. */

@@ -3,6 +3,7 @@ import { and, asc, eq, ne, sql } from 'drizzle-orm';
 import { queryRows, type Database } from '../client.js';
 import { withDbErrors } from '../errors.js';
 import { instances, type HealthStatus, type Instance, type InstanceStatus, type NewInstance } from '../schema.js';
+import { checkLimit, pageOf, type Page, type PageRequest } from './page.js';
 
 /** An instances row as `row_to_json` spells it. */
 export interface InstanceJson {
@@ -68,6 +69,39 @@ export async function listInstances(
     .from(instances)
     .where(and(eq(instances.appName, app), opts.includeStopped ? undefined : ne(instances.status, 'stopped')))
     .orderBy(asc(instances.replicaIndex), asc(instances.id));
+}
+
+export interface InstanceFilters {
+  app?: string | undefined;
+  status?: InstanceStatus | undefined;
+  health?: HealthStatus | undefined;
+}
+
+/** A replica's place in the fleet-wide order: its app, then its index (unique together). */
+export type InstanceKey = [appName: string, replicaIndex: number];
+
+/**
+ * Replicas of every app (or of one) by app and replica index, a page at a time: keyset on the
+ * (app_name, replica_index) unique index; the status and health filters have theirs.
+ */
+export async function listInstancePage(db: Database, filters: InstanceFilters, page: PageRequest<InstanceKey>): Promise<Page<Instance, InstanceKey>> {
+  checkLimit(page.limit);
+  const rows = await db
+    .select()
+    .from(instances)
+    .where(
+      and(
+        filters.app === undefined ? undefined : eq(instances.appName, filters.app),
+        filters.status === undefined ? undefined : eq(instances.status, filters.status),
+        filters.health === undefined ? undefined : eq(instances.healthStatus, filters.health),
+        page.after === undefined
+          ? undefined
+          : sql`(${instances.appName}, ${instances.replicaIndex}) > (${page.after[0]}, ${page.after[1]}::int)`,
+      ),
+    )
+    .orderBy(asc(instances.appName), asc(instances.replicaIndex))
+    .limit(page.limit + 1);
+  return pageOf(rows, page.limit, (instance): InstanceKey => [instance.appName, instance.replicaIndex]);
 }
 
 /** Records a new replica. A second replica with the same index or container id is a CONFLICT. */

@@ -1,8 +1,9 @@
 /** Job runs: one row per run of a scheduled job, for GET /jobs and /health. */
-import { asc, desc, eq } from 'drizzle-orm';
+import { and, asc, desc, eq, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../client.js';
 import { withDbErrors } from '../errors.js';
 import { jobRuns, type JobName, type JobOutcome, type JobRun } from '../schema.js';
+import { checkLimit, pageOf, type Page, type PageRequest } from './page.js';
 
 export async function startJobRun(db: Database, job: JobName, at: Date = new Date()): Promise<JobRun> {
   return withDbErrors(async () => {
@@ -41,4 +42,35 @@ export async function lastRuns(db: Database): Promise<JobRun[]> {
     .selectDistinctOn([jobRuns.job])
     .from(jobRuns)
     .orderBy(asc(jobRuns.job), desc(jobRuns.startedAt), desc(jobRuns.id));
+}
+
+export interface JobRunFilters {
+  job?: JobName | undefined;
+  outcome?: JobOutcome | undefined;
+}
+
+/** When a run started, as text with microseconds (see EventKey), and its id. */
+export type JobRunKey = [startedAt: string, id: number];
+
+/** Runs newest first, a page at a time (by job: idx_job_runs_job_started). */
+export async function listJobRuns(db: Database, filters: JobRunFilters, page: PageRequest<JobRunKey>): Promise<Page<JobRun, JobRunKey>> {
+  checkLimit(page.limit);
+  const conditions: SQL[] = [];
+  if (filters.job !== undefined) conditions.push(eq(jobRuns.job, filters.job));
+  if (filters.outcome !== undefined) conditions.push(eq(jobRuns.outcome, filters.outcome));
+  if (page.after !== undefined) {
+    const [startedAt, id] = page.after;
+    conditions.push(sql`(${jobRuns.startedAt}, ${jobRuns.id}) < (${startedAt}::timestamptz, ${id}::bigint)`);
+  }
+  const rows = await db
+    .select({
+      run: jobRuns,
+      position: sql<string>`to_char(${jobRuns.startedAt} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+    })
+    .from(jobRuns)
+    .where(and(...conditions))
+    .orderBy(desc(jobRuns.startedAt), desc(jobRuns.id))
+    .limit(page.limit + 1);
+  const { items, next } = pageOf(rows, page.limit, (r): JobRunKey => [r.position, r.run.id]);
+  return { items: items.map((r) => r.run), next };
 }

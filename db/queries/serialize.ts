@@ -1,5 +1,6 @@
 /** Records → the API's shapes: snake_case fields, ISO 8601 timestamps. */
 import type { Application, Event, Instance, ScalingPolicy } from '../schema.js';
+import type { AppListItem } from './applications.js';
 
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 
@@ -17,6 +18,21 @@ export function appToApi(app: Application) {
     image: specImage(app.spec),
     revision: app.revision,
     replicas: { current: app.replicas ?? 0, desired: app.desiredReplicas ?? 0 },
+    created_at: iso(app.createdAt),
+    updated_at: iso(app.updatedAt),
+    last_scaled_at: iso(app.lastScaledAt),
+  };
+}
+
+/** A row of GET /apps. */
+export function appSummaryToApi(app: AppListItem) {
+  return {
+    name: app.name,
+    status: app.status,
+    mode: app.mode,
+    image: app.image,
+    revision: app.revision,
+    replicas: { current: app.runningReplicas, desired: app.desiredReplicas, healthy: app.readyReplicas },
     created_at: iso(app.createdAt),
     updated_at: iso(app.updatedAt),
     last_scaled_at: iso(app.lastScaledAt),

@@ -16,6 +16,7 @@ import { requestContext } from './middleware/request-context.js';
 import { appRoutes } from './routes/apps.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
+import { instanceRoutes } from './routes/instances.js';
 import { keyRoutes } from './routes/keys.js';
 import { logRoutes } from './routes/logs.js';
 import { metricRoutes } from './routes/metrics.js';
@@ -33,6 +34,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   app.use('*', bodyLimits(deps));
 
   appRoutes(app, deps);
+  instanceRoutes(app, deps);
   logRoutes(app, deps);
   metricRoutes(app, deps);
   eventRoutes(app, deps);

@@ -15,7 +15,9 @@ import {
   METRIC_TYPES,
   SEVERITIES,
 } from '../../db/schema.js';
+import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from '../../db/queries/page.js';
 import { ERROR_STATUS, type ErrorCode } from '../core/errors.js';
+import { MAX_CURSOR_LENGTH } from './cursor.js';
 
 const ERROR_CODES = Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]];
 
@@ -114,6 +116,49 @@ export function sinceDate(text: string, now: Date): Date {
   return DURATION.test(text) ? new Date(now.getTime() - durationSeconds(text) * 1000) : new Date(text);
 }
 
+/** `limit` and `cursor`, which every list takes (docs/api.md, "Pagination"). */
+export const pageQuery = {
+  limit: wholeNumber('limit', 1, MAX_PAGE_LIMIT)
+    .optional()
+    .openapi({ description: `Items per page (default ${DEFAULT_PAGE_LIMIT}, at most ${MAX_PAGE_LIMIT})` }),
+  cursor: z
+    .string()
+    .max(MAX_CURSOR_LENGTH, { error: 'is not a cursor this API made; pass next_cursor from the previous page unchanged' })
+    .optional()
+    .openapi({ description: 'next_cursor of the previous page, unchanged, with the same filters; absent for the first page' }),
+};
+
+export const nextCursor = z
+  .string()
+  .nullable()
+  .openapi({ description: 'Pass as ?cursor= (with the same filters) for the next page; null on the last page' });
+
+const SELECTOR_PART = /^([^=,\s]{1,317})=([^,]{0,256})$/;
+
+/**
+ * A label selector as Kubernetes writes equality ones: `key=value`, several joined by commas
+ * or given as repeated `label` parameters, all of which must match.
+ */
+export const labelSelector = z
+  .union([z.string(), z.array(z.string())])
+  .transform((given, ctx) => {
+    const labels: Record<string, string> = {};
+    for (const part of (Array.isArray(given) ? given : [given]).flatMap((v) => v.split(','))) {
+      const match = SELECTOR_PART.exec(part.trim());
+      if (!match) {
+        ctx.addIssue({ code: 'custom', message: `label must be key=value (several: team=web,tier=front); got ${JSON.stringify(part)}` });
+        return z.NEVER;
+      }
+      labels[match[1]!] = match[2]!;
+    }
+    return labels;
+  })
+  .openapi({
+    description: 'Label selector: key=value, several joined by commas (or repeated), all of which must match',
+    example: 'team=backend',
+    type: 'string',
+  });
+
 // ---------------------------------------------------------------------------
 // Outputs
 // ---------------------------------------------------------------------------
@@ -128,7 +173,9 @@ export const AppSummarySchema = z
     mode: z.enum(APP_MODES).nullable(),
     image: z.string().nullable(),
     revision: z.number().int(),
-    replicas: z.object({ current: z.number().int(), desired: z.number().int(), healthy: z.number().int() }),
+    replicas: z
+      .object({ current: z.number().int(), desired: z.number().int(), healthy: z.number().int() })
+      .openapi({ description: 'current: running; desired: what Orchestry keeps; healthy: running and passing the health check (ready)' }),
     created_at: nullableTime,
     updated_at: nullableTime,
     last_scaled_at: nullableTime,
@@ -137,12 +184,13 @@ export const AppSummarySchema = z
 
 export const AppListSchema = z
   .object({
-    apps: z.array(AppSummarySchema),
-    total: z.number().int().openapi({ description: 'Every application, whatever the status filter' }),
+    apps: z.array(AppSummarySchema).openapi({ description: 'One page, by name' }),
+    total: z.number().int().openapi({ description: 'Every application, whatever the filters (counted at most once a second)' }),
     running: z.number().int(),
     stopped: z.number().int(),
     error: z.number().int(),
     by_status: z.record(z.string(), z.number().int()),
+    next_cursor: nextCursor,
   })
   .openapi('AppList');
 
@@ -256,8 +304,8 @@ export const EventPageSchema = z
   .object({
     app_name: z.string().nullable(),
     events: z.array(EventSchema),
-    has_more: z.boolean(),
-    next_cursor: z.string().nullable().openapi({ description: 'Pass as ?cursor= for the next (older) page' }),
+    has_more: z.boolean().openapi({ description: 'Whether older events exist (next_cursor is not null)' }),
+    next_cursor: nextCursor,
   })
   .openapi('EventPage');
 

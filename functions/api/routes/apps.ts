@@ -1,14 +1,17 @@
 /** Registering, reading, changing and removing apps; starting, stopping and scaling them. */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { getApp, getAppDetail, listAppsSummary } from '../../../db/queries/applications.js';
-import { appToApi, instanceToApi } from '../../../db/queries/serialize.js';
-import { APP_STATUSES, type Application } from '../../../db/schema.js';
+import { getApp, getAppDetail, listAppPage } from '../../../db/queries/applications.js';
+import { DEFAULT_PAGE_LIMIT } from '../../../db/queries/page.js';
+import { appSummaryToApi, appToApi, instanceToApi } from '../../../db/queries/serialize.js';
+import { APP_MODES, APP_STATUSES, type Application } from '../../../db/schema.js';
 import { appNotFound, validationError } from '../../core/errors.js';
 import { NoRuntime, opsDeps, type Deps } from '../../deps.js';
 import { deleteApp, registerApp, scaleApp, startApp, stopApp, updateSpec, type ReplicaChangeAnswer } from '../../ops/apps.js';
 import { waitForReplicas } from '../../ops/wait.js';
+import { appTotals } from '../app-totals.js';
 import type { AppEnv } from '../context.js';
+import { CURSORS } from '../cursor.js';
 import {
   AppDetailSchema,
   AppListSchema,
@@ -17,6 +20,8 @@ import {
   DeleteAnswerSchema,
   errorResponses,
   json,
+  labelSelector,
+  pageQuery,
   RegisterAnswerSchema,
   ReplicaChangeAnswerSchema,
   secured,
@@ -141,35 +146,55 @@ export function appRoutes(app: OpenAPIHono<AppEnv>, deps: Deps): void {
     },
   );
 
+  const totals = appTotals(deps);
+  // A change made here shows in the next page's totals at once (others within a second).
+  app.use('/api/v1/apps/*', async (c, next) => {
+    await next();
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') totals.invalidate();
+  });
+
   app.openapi(
     createRoute({
       method: 'get',
       path: '/api/v1/apps',
       tags: ['apps'],
-      summary: 'List apps, with totals by status',
+      summary: 'List apps, a page at a time, with totals by status',
+      description:
+        'Summaries by name; the full document is GET /apps/{name}. Follow next_cursor (with the same filters) for the next page.',
       security: secured,
       request: {
         query: z.object({
           status: z.enum(APP_STATUSES, { error: `status must be one of ${APP_STATUSES.join(', ')}` }).optional(),
+          mode: z.enum(APP_MODES, { error: `mode must be one of ${APP_MODES.join(', ')}` }).optional(),
+          image: z
+            .string()
+            .min(1, { error: 'image must not be empty' })
+            .max(512, { error: 'image is at most 512 characters' })
+            .optional()
+            .openapi({ description: 'Only apps running exactly this image reference', example: 'registry.example.com/web:1.2' }),
+          label: labelSelector.optional(),
+          ...pageQuery,
         }),
       },
-      responses: { 200: json(AppListSchema, 'The apps, by name'), ...errorResponses() },
+      responses: { 200: json(AppListSchema, 'A page of apps, by name'), ...errorResponses() },
     }),
     async (c) => {
-      const { status } = c.req.valid('query');
-      const summary = await listAppsSummary(deps.db, { status });
-      const by = summary.totals.byStatus;
+      const { limit, cursor, label, ...filters } = c.req.valid('query');
+      const scope = { ...filters, label: label === undefined ? undefined : Object.entries(label).map(([k, v]) => `${k}=${v}`) };
+      const after = cursor === undefined ? undefined : CURSORS.apps.decode(cursor, scope)[0];
+      const [page, by] = await Promise.all([
+        listAppPage(deps.db, { ...filters, labels: label }, { limit: limit ?? DEFAULT_PAGE_LIMIT, after }),
+        totals.get(),
+      ]);
       return c.json(
         {
-          apps: summary.apps.map((s) => ({
-            ...appToApi(s.app),
-            replicas: { current: s.runningInstances, desired: s.app.desiredReplicas ?? 0, healthy: s.healthyInstances },
-          })),
-          total: summary.totals.total,
+          apps: page.items.map(appSummaryToApi),
+          total: Object.values(by).reduce((n, count) => n + count, 0),
           running: by.running,
           stopped: by.stopped,
           error: by.error,
           by_status: by,
+          next_cursor: page.next === null ? null : CURSORS.apps.encode([page.next], scope),
         },
         200,
       );

@@ -1,40 +1,43 @@
 /** The audit trail: every app's events, or one app's, newest first, a page at a time. */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { listEvents, MAX_EVENTS_PAGE } from '../../../db/queries/events.js';
+import { listEvents } from '../../../db/queries/events.js';
+import { DEFAULT_PAGE_LIMIT } from '../../../db/queries/page.js';
 import { eventToApi } from '../../../db/queries/serialize.js';
 import { EVENT_TYPES, SEVERITIES } from '../../../db/schema.js';
 import type { Deps } from '../../deps.js';
 import type { AppEnv } from '../context.js';
-import { AppNameParams, errorResponses, EventPageSchema, json, secured, sinceDate, sinceText, wholeNumber } from '../schemas.js';
+import { CURSORS } from '../cursor.js';
+import { AppNameParams, errorResponses, EventPageSchema, json, pageQuery, secured, sinceDate, sinceText } from '../schemas.js';
 import { findApp } from './apps.js';
-
-export const DEFAULT_EVENTS_PAGE = 50;
 
 const EventQuery = z.object({
   type: z.enum(EVENT_TYPES, { error: `type must be one of ${EVENT_TYPES.join(', ')}` }).optional(),
   severity: z.enum(SEVERITIES, { error: `severity must be one of ${SEVERITIES.join(', ')}` }).optional(),
   since: sinceText.optional().openapi({ description: 'Only events at or after this time: ISO 8601, or a duration back from now (1h, 1d)' }),
-  limit: wholeNumber('limit', 1, MAX_EVENTS_PAGE)
-    .optional()
-    .openapi({ description: `Events per page (default ${DEFAULT_EVENTS_PAGE}, at most ${MAX_EVENTS_PAGE})` }),
-  cursor: z.string().max(200, { error: 'cursor is not one this API issued' }).optional().openapi({ description: 'next_cursor of the previous page' }),
+  ...pageQuery,
 });
 
 export function eventRoutes(app: OpenAPIHono<AppEnv>, deps: Deps): void {
   async function page(appName: string | undefined, query: z.infer<typeof EventQuery>) {
-    const result = await listEvents(deps.db, {
-      app: appName,
-      type: query.type,
-      severity: query.severity,
-      since: query.since === undefined ? undefined : sinceDate(query.since, deps.now()),
-      limit: query.limit ?? DEFAULT_EVENTS_PAGE,
-      cursor: query.cursor,
-    });
+    const { limit, cursor, ...filters } = query;
+    // Bound to the filters as sent: `since=1h` stays `1h` from page to page.
+    const scope = { app: appName, ...filters };
+    const after = cursor === undefined ? undefined : CURSORS.events.decode(cursor, scope);
+    const result = await listEvents(
+      deps.db,
+      {
+        app: appName,
+        type: filters.type,
+        severity: filters.severity,
+        since: filters.since === undefined ? undefined : sinceDate(filters.since, deps.now()),
+      },
+      { limit: limit ?? DEFAULT_PAGE_LIMIT, after },
+    );
     return {
       app_name: appName ?? null,
-      events: result.events.map(eventToApi),
-      has_more: result.hasMore,
-      next_cursor: result.nextCursor,
+      events: result.items.map(eventToApi),
+      has_more: result.next !== null,
+      next_cursor: result.next === null ? null : CURSORS.events.encode(result.next, scope),
     };
   }
 

@@ -5,16 +5,18 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
 import { queryRows, type Database } from '../../../db/client.js';
-import { getHealthCheck } from '../../../db/queries/health-checks.js';
+import { getHealthCheck, listHealthChecks } from '../../../db/queries/health-checks.js';
 import { listInstances } from '../../../db/queries/instances.js';
-import { HEALTH_STATUSES, INSTANCE_STATUSES, JOB_NAMES } from '../../../db/schema.js';
+import { DEFAULT_PAGE_LIMIT } from '../../../db/queries/page.js';
+import { HEALTH_STATUSES, INSTANCE_STATUSES, JOB_NAMES, type HealthCheck } from '../../../db/schema.js';
 import { NoRuntime, type Deps } from '../../deps.js';
 import { probeApp } from '../../jobs/health-prober.js';
 import type { AppEnv } from '../context.js';
+import { CURSORS } from '../cursor.js';
 import { classify } from '../errors.js';
 import { jobStatuses, type JobStatus } from '../job-status.js';
 import { appCounts } from '../queries.js';
-import { AppNameParams, errorResponses, json, secured } from '../schemas.js';
+import { AppNameParams, booleanText, errorResponses, json, nextCursor, pageQuery, secured } from '../schemas.js';
 import { findApp } from './apps.js';
 
 /** Each check of GET /health gives up after this long (a hung dependency is a failing one). */
@@ -91,24 +93,47 @@ const ReplicaHealthSchema = z.object({
   last_failure_at: z.string().nullable(),
 });
 
+const HealthCheckSchema = z
+  .object({
+    enabled: z.boolean(),
+    protocol: z.string(),
+    path: z.string().nullable(),
+    port: z.number().int(),
+    method: z.string().nullable(),
+    expected_status_codes: z.array(z.number().int()).nullable(),
+    initial_delay_seconds: z.number().nullable(),
+    period_seconds: z.number().nullable(),
+    timeout_seconds: z.number().nullable(),
+    failure_threshold: z.number().nullable(),
+    success_threshold: z.number().nullable(),
+  })
+  .openapi('HealthCheck');
+
+const healthCheckToApi = (check: HealthCheck) => ({
+  enabled: check.enabled === true,
+  protocol: check.protocol,
+  path: check.path,
+  port: check.port,
+  method: check.method,
+  expected_status_codes: check.expectedStatusCodes,
+  initial_delay_seconds: check.initialDelaySeconds,
+  period_seconds: check.periodSeconds,
+  timeout_seconds: check.timeoutSeconds,
+  failure_threshold: check.failureThreshold,
+  success_threshold: check.successThreshold,
+});
+
+const HealthCheckListSchema = z
+  .object({
+    health_checks: z.array(HealthCheckSchema.extend({ app_name: z.string(), updated_at: z.string().nullable() }).openapi('AppHealthCheck')),
+    next_cursor: nextCursor,
+  })
+  .openapi('HealthCheckList');
+
 const AppHealthSchema = z
   .object({
     app_name: z.string(),
-    health_check: z
-      .object({
-        enabled: z.boolean(),
-        protocol: z.string(),
-        path: z.string().nullable(),
-        port: z.number().int(),
-        method: z.string().nullable(),
-        expected_status_codes: z.array(z.number().int()).nullable(),
-        initial_delay_seconds: z.number().nullable(),
-        period_seconds: z.number().nullable(),
-        timeout_seconds: z.number().nullable(),
-        failure_threshold: z.number().nullable(),
-        success_threshold: z.number().nullable(),
-      })
-      .nullable(),
+    health_check: HealthCheckSchema.nullable(),
     summary: z.record(z.string(), z.number().int()),
     replicas: z.array(ReplicaHealthSchema),
   })
@@ -223,21 +248,7 @@ export function healthRoutes(app: OpenAPIHono<AppEnv>, deps: Deps): void {
       return c.json(
         {
           app_name: name,
-          health_check: check
-            ? {
-                enabled: check.enabled === true,
-                protocol: check.protocol,
-                path: check.path,
-                port: check.port,
-                method: check.method,
-                expected_status_codes: check.expectedStatusCodes,
-                initial_delay_seconds: check.initialDelaySeconds,
-                period_seconds: check.periodSeconds,
-                timeout_seconds: check.timeoutSeconds,
-                failure_threshold: check.failureThreshold,
-                success_threshold: check.successThreshold,
-              }
-            : null,
+          health_check: check ? healthCheckToApi(check) : null,
           summary,
           replicas: rows.map((r) => ({
             id: r.containerId,
@@ -251,6 +262,35 @@ export function healthRoutes(app: OpenAPIHono<AppEnv>, deps: Deps): void {
             failure_count: r.failureCount ?? 0,
             last_failure_at: iso(r.lastFailureAt),
           })),
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/health-checks',
+      tags: ['health'],
+      summary: "Every app's health check, by app name, a page at a time",
+      security: secured,
+      request: {
+        query: z.object({
+          enabled: booleanText('enabled').optional().openapi({ description: 'Only enabled (or disabled) checks', type: 'string', enum: ['true', 'false'] }),
+          ...pageQuery,
+        }),
+      },
+      responses: { 200: json(HealthCheckListSchema, 'A page of health checks'), ...errorResponses() },
+    }),
+    async (c) => {
+      const { limit, cursor, ...filters } = c.req.valid('query');
+      const after = cursor === undefined ? undefined : CURSORS.healthChecks.decode(cursor, filters)[0];
+      const page = await listHealthChecks(deps.db, filters, { limit: limit ?? DEFAULT_PAGE_LIMIT, after });
+      return c.json(
+        {
+          health_checks: page.items.map((check) => ({ ...healthCheckToApi(check), app_name: check.appName, updated_at: iso(check.updatedAt) })),
+          next_cursor: page.next === null ? null : CURSORS.healthChecks.encode([page.next], filters),
         },
         200,
       );

@@ -1,13 +1,15 @@
 /** API keys (admin scope): make one (its secret is shown once), list them, revoke one. */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { insertApiKey, listApiKeys, revokeApiKey } from '../../../db/queries/api-keys.js';
+import { DEFAULT_PAGE_LIMIT } from '../../../db/queries/page.js';
 import { API_KEY_SCOPES, type ApiKey } from '../../../db/schema.js';
 import { OrchestryError } from '../../core/errors.js';
 import type { Deps } from '../../deps.js';
 import type { AppEnv } from '../context.js';
+import { CURSORS } from '../cursor.js';
 import { generateKey } from '../keys.js';
 import { lockActiveAdminKeys } from '../queries.js';
-import { errorResponses, json, KeySchema, secured, wholeNumber } from '../schemas.js';
+import { errorResponses, json, KeySchema, nextCursor, pageQuery, secured, wholeNumber } from '../schemas.js';
 
 const CreateKeyBody = z
   .strictObject({
@@ -64,11 +66,20 @@ export function keyRoutes(app: OpenAPIHono<AppEnv>, deps: Deps): void {
       method: 'get',
       path: '/api/v1/keys',
       tags: ['keys'],
-      summary: 'Every key, revoked ones included (never their secrets)',
+      summary: 'Keys, revoked ones included (never their secrets), oldest first, a page at a time',
       security: secured,
-      responses: { 200: json(z.object({ keys: z.array(KeySchema) }).openapi('KeyList'), 'Keys'), ...errorResponses() },
+      request: { query: z.object(pageQuery) },
+      responses: {
+        200: json(z.object({ keys: z.array(KeySchema), next_cursor: nextCursor }).openapi('KeyList'), 'A page of keys'),
+        ...errorResponses(),
+      },
     }),
-    async (c) => c.json({ keys: (await listApiKeys(deps.db.$primary)).map(keyToApi) }, 200),
+    async (c) => {
+      const { limit, cursor } = c.req.valid('query');
+      const after = cursor === undefined ? undefined : CURSORS.keys.decode(cursor, {})[0];
+      const page = await listApiKeys(deps.db.$primary, { limit: limit ?? DEFAULT_PAGE_LIMIT, after });
+      return c.json({ keys: page.items.map(keyToApi), next_cursor: page.next === null ? null : CURSORS.keys.encode([page.next], {}) }, 200);
+    },
   );
 
   app.openapi(

@@ -80,6 +80,9 @@ describe('OpenAPI document', () => {
       'POST /api/v1/keys',
       'GET /api/v1/keys',
       'DELETE /api/v1/keys/{id}',
+      'GET /api/v1/instances',
+      'GET /api/v1/health-checks',
+      'GET /api/v1/jobs/runs',
     ];
     for (const route of expected) {
       const [method, path] = route.split(' ') as [string, string];
@@ -103,6 +106,22 @@ describe('OpenAPI document', () => {
         }
       }
     }
+  });
+
+  it('documents limit, cursor and next_cursor on every list, and the filters of GET /apps', () => {
+    const resolve = (schema: any) => (schema.$ref ? doc.components.schemas[schema.$ref.split('/').pop()] : schema);
+    const lists = ['/api/v1/apps', '/api/v1/keys', '/api/v1/instances', '/api/v1/health-checks', '/api/v1/jobs/runs', '/api/v1/events', '/api/v1/apps/{name}/events'];
+    for (const path of lists) {
+      const op = doc.paths[path].get;
+      const params = new Map(op.parameters.filter((p: any) => p.in === 'query').map((p: any) => [p.name, p]));
+      expect(params.get('limit'), path).toMatchObject({ required: false, description: expect.stringContaining('at most 1000') });
+      expect(params.get('cursor'), path).toMatchObject({ required: false, description: expect.stringContaining('next_cursor') });
+      const answer = resolve(op.responses['200'].content['application/json'].schema);
+      expect(answer.properties.next_cursor, path).toBeDefined();
+      expect(answer.required, path).toContain('next_cursor');
+    }
+    const apps = doc.paths['/api/v1/apps'].get.parameters.map((p: any) => p.name);
+    expect(apps).toEqual(expect.arrayContaining(['status', 'mode', 'image', 'label', 'limit', 'cursor']));
   });
 
   it('documents YAML bodies for register and spec replacement', () => {

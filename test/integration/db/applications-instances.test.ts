@@ -2,12 +2,13 @@ import { eq, sql } from 'drizzle-orm';
 import { expect, it } from 'vitest';
 import { createDb, queryRows } from '../../../db/client.js';
 import {
+  appStatusCounts,
   deleteApp,
   getApp,
   getAppDetail,
   getAppWithInstances,
   insertApp,
-  listAppsSummary,
+  listAppPage,
   lockApp,
   updateApp,
 } from '../../../db/queries/applications.js';
@@ -156,32 +157,59 @@ describeEachTarget('applications and instances queries', (t) => {
     expect(await getAppDetail(t.db.$primary, 'det-missing')).toBeNull();
   });
 
-  it('listAppsSummary counts running and healthy instances and averages usage of running ones', async () => {
-    await insertApp(t.db.$primary, { name: 'sum-a', spec: spec('a:1'), status: 'running' });
+  it('listAppPage counts running and ready replicas of each app, without the spec document', async () => {
+    await insertApp(t.db.$primary, { name: 'sum-a', spec: spec('a:1'), status: 'running', desiredReplicas: 3 });
     await insertApp(t.db.$primary, { name: 'sum-b', spec: spec('b:1'), status: 'stopped' });
-    await createInstance(t.db.$primary, instance('sum-a', 0, { status: 'running', healthStatus: 'healthy', cpuPercent: 10, memoryPercent: 20 }));
-    await createInstance(t.db.$primary, instance('sum-a', 1, { status: 'running', healthStatus: 'unhealthy', cpuPercent: 30, memoryPercent: 40 }));
-    await createInstance(t.db.$primary, instance('sum-a', 2, { status: 'starting', cpuPercent: 99, memoryPercent: 99 }));
+    await insertApp(t.db.$primary, { name: 'sum-c', spec: spec('c:1'), status: 'running', desiredReplicas: 1 });
+    await createInstance(t.db.$primary, instance('sum-a', 0, { status: 'running', healthStatus: 'healthy' }));
+    await createInstance(t.db.$primary, instance('sum-a', 1, { status: 'running', healthStatus: 'unhealthy' }));
+    await createInstance(t.db.$primary, instance('sum-a', 2, { status: 'starting', healthStatus: 'healthy' }));
+    await createInstance(t.db.$primary, instance('sum-c', 0, { status: 'running', healthStatus: 'unknown' }));
+    await upsertHealthCheck(t.db.$primary, 'sum-a', { port: 8080, enabled: true });
+    // sum-c has no health check: every running replica is ready.
 
-    const all = await listAppsSummary(t.db.$primary);
-    const a = all.apps.find((s) => s.app.name === 'sum-a')!;
-    expect(a).toMatchObject({ runningInstances: 2, healthyInstances: 1 });
-    expect(a.avgCpuPercent).toBeCloseTo(20);
-    expect(a.avgMemoryPercent).toBeCloseTo(30);
-    const b = all.apps.find((s) => s.app.name === 'sum-b')!;
-    expect(b).toMatchObject({ runningInstances: 0, healthyInstances: 0, avgCpuPercent: null, avgMemoryPercent: null });
-    const names = all.apps.map((s) => s.app.name);
+    const page = await listAppPage(t.db.$primary, {}, { limit: 1000 });
+    const byName = new Map(page.items.map((app) => [app.name, app]));
+    expect(byName.get('sum-a')).toMatchObject({ status: 'running', image: 'a:1', desiredReplicas: 3, runningReplicas: 2, readyReplicas: 1 });
+    expect(byName.get('sum-b')).toMatchObject({ status: 'stopped', image: 'b:1', desiredReplicas: 0, runningReplicas: 0, readyReplicas: 0 });
+    expect(byName.get('sum-c')).toMatchObject({ runningReplicas: 1, readyReplicas: 1 });
+    expect(Object.keys(byName.get('sum-a')!)).not.toContain('spec');
+    const names = page.items.map((app) => app.name);
     expect(names).toEqual([...names].sort());
+    expect(page.next).toBeNull();
+
+    const stopped = await listAppPage(t.db.$primary, { status: 'stopped' }, { limit: 1000 });
+    expect(stopped.items.every((app) => app.status === 'stopped')).toBe(true);
+    expect(stopped.items.map((app) => app.name)).toContain('sum-b');
 
     const [{ n }] = (await queryRows<{ n: number }>(t.db, sql`SELECT count(*)::int AS n FROM applications`)) as [{ n: number }];
-    expect(all.totals.total).toBe(n);
-    expect(all.totals.byStatus.stopped).toBeGreaterThanOrEqual(1);
-    expect(Object.values(all.totals.byStatus).reduce((x, y) => x + y, 0)).toBe(n);
+    const counts = await appStatusCounts(t.db.$primary);
+    expect(Object.values(counts).reduce((x, y) => x + y, 0)).toBe(n);
+    expect(counts.stopped).toBeGreaterThanOrEqual(1);
+    expect(counts.updating).toBe(0);
+  });
 
-    const stopped = await listAppsSummary(t.db.$primary, { status: 'stopped' });
-    expect(stopped.apps.every((s) => s.app.status === 'stopped')).toBe(true);
-    expect(stopped.apps.map((s) => s.app.name)).toContain('sum-b');
-    expect(stopped.totals).toEqual(all.totals);
+  it('listAppPage filters by mode, image and labels, and pages by name after a key', async () => {
+    const labelled = (image: string, labels: Record<string, string>) => ({ ...spec(image), metadata: { name: 'x', labels } });
+    await insertApp(t.db.$primary, { name: 'flt-1', spec: labelled('web:2', { team: 'a', tier: 'front' }), mode: 'manual' });
+    await insertApp(t.db.$primary, { name: 'flt-2', spec: labelled('web:2', { team: 'b' }), mode: 'auto' });
+    await insertApp(t.db.$primary, { name: 'flt-3', spec: labelled('web:3', { team: 'a' }), mode: 'auto' });
+    const names = async (filters: Parameters<typeof listAppPage>[1]) =>
+      (await listAppPage(t.db.$primary, filters, { limit: 1000 })).items.map((a) => a.name).filter((n) => n.startsWith('flt-'));
+    expect(await names({ mode: 'manual' })).toEqual(['flt-1']);
+    expect(await names({ image: 'web:2' })).toEqual(['flt-1', 'flt-2']);
+    expect(await names({ labels: { team: 'a' } })).toEqual(['flt-1', 'flt-3']);
+    expect(await names({ labels: { team: 'a', tier: 'front' } })).toEqual(['flt-1']);
+    expect(await names({ labels: { team: 'a' }, mode: 'auto', image: 'web:3' })).toEqual(['flt-3']);
+    expect(await names({ labels: { team: 'nobody' } })).toEqual([]);
+
+    const first = await listAppPage(t.db.$primary, { image: 'web:2' }, { limit: 1 });
+    expect(first.items.map((a) => a.name)).toEqual(['flt-1']);
+    expect(first.next).toBe('flt-1');
+    const second = await listAppPage(t.db.$primary, { image: 'web:2' }, { limit: 1, after: first.next! });
+    expect(second.items.map((a) => a.name)).toEqual(['flt-2']);
+    expect(second.next).toBeNull();
+    expect((await rejection(listAppPage(t.db.$primary, {}, { limit: 1001 }))).details).toMatchObject({ issues: [{ path: 'limit' }] });
   });
 
   it('deleteApp removes the app and reports whether there was one', async () => {

@@ -237,7 +237,10 @@ describeEachTarget('schema constraints', (t) => {
     ];
     expect(documented.filter((name) => !def.has(name))).toEqual([]);
     const normalise = (s: string | undefined) => (s ?? '').replace(/\s+/g, ' ');
-    expect(normalise(def.get('idx_applications_spec_image'))).toContain("USING btree ((((spec -> 'spec'::text) ->> 'image'::text)))");
+    // The document's status, mode and image indexes, each with the name after its key (keyset pages of GET /apps).
+    expect(normalise(def.get('idx_applications_spec_image'))).toContain("USING btree ((((spec -> 'spec'::text) ->> 'image'::text)), name)");
+    expect(normalise(def.get('idx_applications_status'))).toContain('USING btree (status, name)');
+    expect(normalise(def.get('idx_applications_mode'))).toContain('USING btree (mode, name)');
     expect(normalise(def.get('idx_applications_active'))).toMatch(/WHERE \(\(status\)::text = ANY \(.*'running'.*'starting'.*'updating'.*\)\)/);
     expect(normalise(def.get('idx_instances_active'))).toMatch(/WHERE \(\(status\)::text = ANY \(.*'running'.*'starting'.*\)\)/);
     expect(normalise(def.get('idx_events_recent'))).toMatch(/USING brin \("timestamp"\)/);

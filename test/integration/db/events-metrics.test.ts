@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { queryRows } from '../../../db/client.js';
 import { insertApp } from '../../../db/queries/applications.js';
-import { appendEvent, appendEvents, decodeCursor, encodeCursor, listEvents } from '../../../db/queries/events.js';
+import { appendEvent, appendEvents, listEvents, type EventKey } from '../../../db/queries/events.js';
 import {
   insertMetrics,
   latestMetrics,
@@ -15,24 +15,6 @@ import { eventToApi } from '../../../db/queries/serialize.js';
 import type { Event } from '../../../db/schema.js';
 import { describeEachTarget } from '../../support/db.js';
 import { rejection, spec } from './helpers.js';
-
-describe('event cursors', () => {
-  it('round-trip a position and are opaque base64url', () => {
-    const position = { timestamp: '2025-01-02T03:04:05.123456Z', id: 42 };
-    const cursor = encodeCursor(position);
-    expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
-    expect(decodeCursor(cursor)).toEqual(position);
-  });
-
-  it.each(['', 'not a cursor!', Buffer.from('2025-01-02|x').toString('base64url'), Buffer.from('garbage').toString('base64url')])(
-    'reject %j as a VALIDATION_ERROR naming cursor',
-    async (bad) => {
-      const error = await rejection(Promise.resolve().then(() => decodeCursor(bad)));
-      expect(error.code).toBe('VALIDATION_ERROR');
-      expect(error.details).toMatchObject({ issues: [{ path: 'cursor' }] });
-    },
-  );
-});
 
 describeEachTarget('events and metrics queries', (t) => {
   it('appendEvent stores an event with the defaults; eventToApi gives the API shape', async () => {
@@ -91,33 +73,32 @@ describeEachTarget('events and metrics queries', (t) => {
           timestamp: new Date(base + (i < 5 ? 0 : i) * 1000),
         })),
       );
-      const page = await listEvents(t.db.$primary, { app, limit: 100 });
+      const page = await listEvents(t.db.$primary, { app }, { limit: 100 });
       const expected = [...all].sort((a, b) => b.timestamp!.getTime() - a.timestamp!.getTime() || b.id - a.id);
-      expect(page.events.map((e) => e.id)).toEqual(expected.map((e) => e.id));
-      expect(page).toMatchObject({ hasMore: false, nextCursor: null });
+      expect(page.items.map((e) => e.id)).toEqual(expected.map((e) => e.id));
+      expect(page.next).toBeNull();
 
-      const errors = await listEvents(t.db.$primary, { app, severity: 'error', limit: 100 });
-      expect(errors.events.map((e) => e.message).sort()).toEqual(['e0', 'e10', 'e15', 'e20', 'e5']);
-      const health = await listEvents(t.db.$primary, { app, type: 'health', severity: 'info', limit: 100 });
-      expect(health.events.every((e) => e.eventType === 'health' && e.severity === 'info')).toBe(true);
-      expect(health.events).toHaveLength(10);
-      const since = await listEvents(t.db.$primary, { app, since: new Date(base + 20_000), limit: 100 });
-      expect(since.events.map((e) => e.message)).toEqual(['e24', 'e23', 'e22', 'e21', 'e20']);
+      const errors = await listEvents(t.db.$primary, { app, severity: 'error' }, { limit: 100 });
+      expect(errors.items.map((e) => e.message).sort()).toEqual(['e0', 'e10', 'e15', 'e20', 'e5']);
+      const health = await listEvents(t.db.$primary, { app, type: 'health', severity: 'info' }, { limit: 100 });
+      expect(health.items.every((e) => e.eventType === 'health' && e.severity === 'info')).toBe(true);
+      expect(health.items).toHaveLength(10);
+      const since = await listEvents(t.db.$primary, { app, since: new Date(base + 20_000) }, { limit: 100 });
+      expect(since.items.map((e) => e.message)).toEqual(['e24', 'e23', 'e22', 'e21', 'e20']);
     });
 
     it('pages through every event exactly once, even as new events arrive between pages', async () => {
       const seen: number[] = [];
-      let cursor: string | undefined;
+      let after: EventKey | undefined;
       let pages = 0;
       do {
-        const page = await listEvents(t.db.$primary, { app, limit: 4, cursor });
-        seen.push(...page.events.map((e) => e.id));
-        expect(page.hasMore).toBe(page.nextCursor !== null);
-        cursor = page.nextCursor ?? undefined;
+        const page = await listEvents(t.db.$primary, { app }, { limit: 4, after });
+        seen.push(...page.items.map((e) => e.id));
+        after = page.next ?? undefined;
         pages += 1;
         // A concurrent writer: newer events land above the pages already read.
         await appendEvent(t.db.$primary, { eventType: 'config', appName: app, message: `late${pages}` });
-      } while (cursor && pages < 20);
+      } while (after && pages < 20);
       expect(pages).toBe(7);
       expect(seen).toEqual(
         [...all].sort((a, b) => b.timestamp!.getTime() - a.timestamp!.getTime() || b.id - a.id).map((e) => e.id),
@@ -131,21 +112,18 @@ describeEachTarget('events and metrics queries', (t) => {
         SELECT 'config', 'us-app', 'us' || g, timestamptz '2025-01-01 00:00:00.000100+00' + g * interval '1 microsecond'
         FROM generate_series(1, 6) g`);
       const messages: string[] = [];
-      let cursor: string | undefined;
+      let after: EventKey | undefined;
       do {
-        const page = await listEvents(t.db.$primary, { app: 'us-app', limit: 1, cursor });
-        messages.push(...page.events.map((e) => e.message));
-        cursor = page.nextCursor ?? undefined;
-      } while (cursor);
+        const page = await listEvents(t.db.$primary, { app: 'us-app' }, { limit: 1, after });
+        messages.push(...page.items.map((e) => e.message));
+        after = page.next ?? undefined;
+      } while (after);
       expect(messages).toEqual(['us6', 'us5', 'us4', 'us3', 'us2', 'us1']);
     });
 
-    it('rejects a bad limit or cursor naming the field', async () => {
-      expect((await rejection(listEvents(t.db.$primary, { limit: 0 }))).details).toMatchObject({ issues: [{ path: 'limit' }] });
-      expect((await rejection(listEvents(t.db.$primary, { limit: 1.5 }))).details).toMatchObject({ issues: [{ path: 'limit' }] });
-      expect((await rejection(listEvents(t.db.$primary, { limit: 10, cursor: 'bogus' }))).details).toMatchObject({
-        issues: [{ path: 'cursor' }],
-      });
+    it('rejects a bad limit naming the field', async () => {
+      expect((await rejection(listEvents(t.db.$primary, {}, { limit: 0 }))).details).toMatchObject({ issues: [{ path: 'limit' }] });
+      expect((await rejection(listEvents(t.db.$primary, {}, { limit: 1.5 }))).details).toMatchObject({ issues: [{ path: 'limit' }] });
     });
   });
 

@@ -4,7 +4,7 @@ import { queryRows } from '../../../db/client.js';
 import { findApiKeyByHash, insertApiKey, listApiKeys, revokeApiKey, touchApiKey } from '../../../db/queries/api-keys.js';
 import { insertApp } from '../../../db/queries/applications.js';
 import { getHealthCheck, upsertHealthCheck } from '../../../db/queries/health-checks.js';
-import { finishJobRun, lastRuns, startJobRun } from '../../../db/queries/job-runs.js';
+import { finishJobRun, lastRuns, listJobRuns, startJobRun } from '../../../db/queries/job-runs.js';
 import { getPolicy, upsertPolicy } from '../../../db/queries/policies.js';
 import { cleanupOldData } from '../../../db/queries/retention.js';
 import { policyToApi } from '../../../db/queries/serialize.js';
@@ -76,10 +76,15 @@ describeEachTarget('policies, health checks, API keys, job runs and retention qu
     expect((await revokeApiKey(t.db.$primary, key.id))!.revokedAt).toEqual(revoked!.revokedAt);
     expect(await revokeApiKey(t.db.$primary, 999_999)).toBeNull();
     expect(await findApiKeyByHash(t.db.$primary, 'a'.repeat(64))).toBeNull();
-    expect((await listApiKeys(t.db.$primary)).map((k) => [k.id, k.revokedAt !== null])).toEqual([
+    const all = await listApiKeys(t.db.$primary, { limit: 1000 });
+    expect(all.items.map((k) => [k.id, k.revokedAt !== null])).toEqual([
       [key.id, true],
       [other.id, false],
     ]);
+    expect(all.next).toBeNull();
+    const first = await listApiKeys(t.db.$primary, { limit: 1 });
+    expect(first).toEqual({ items: [all.items[0]], next: key.id });
+    expect(await listApiKeys(t.db.$primary, { limit: 1, after: key.id })).toEqual({ items: [all.items[1]], next: null });
   });
 
   it('job runs: start, finish, and the latest run of each job', async () => {
@@ -100,6 +105,13 @@ describeEachTarget('policies, health checks, API keys, job runs and retention qu
       ['scaler', second.id, 'running'],
     ]);
     expect(latest[0]!.error).toBe('boom');
+
+    const newest = await listJobRuns(t.db.$primary, { job: 'scaler' }, { limit: 1 });
+    expect(newest.items.map((r) => r.id)).toEqual([second.id]);
+    const older = await listJobRuns(t.db.$primary, { job: 'scaler' }, { limit: 1, after: newest.next! });
+    expect(older).toMatchObject({ items: [{ id: first.id }], next: null });
+    expect((await listJobRuns(t.db.$primary, { outcome: 'failed' }, { limit: 10 })).items.map((r) => r.id)).toEqual([cleanup.id]);
+    expect((await listJobRuns(t.db.$primary, {}, { limit: 10 })).items.map((r) => r.id)).toEqual([second.id, cleanup.id, first.id]);
     const invalid = await rejection(startJobRun(t.db.$primary, 'nope' as 'scaler'));
     expect(invalid.details).toMatchObject({ issues: [{ path: 'job' }] });
   });
