@@ -18,6 +18,7 @@ export interface AppList {
   running: number;
   stopped: number;
   error: number;
+  next_cursor: string | null;
 }
 
 export interface Container {

@@ -53,6 +53,33 @@ export function table(head: string[], rows: Array<Array<string | number>>): stri
     .join('\n');
 }
 
+const ANSI = /\x1b\[[0-9;]*m/g;
+const width = (text: string) => text.replace(ANSI, '').length;
+
+/**
+ * A table printed a batch of rows at a time (the pages of a list), in the style of table():
+ * the columns take their widths from the header and the first batch, and later rows keep them
+ * (a longer cell pushes only its own row).
+ */
+export function streamTable(head: string[]): { rows(rows: Array<Array<string | number>>): void } {
+  let widths: number[] | undefined;
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell + ' '.repeat(Math.max(0, widths![i]! - width(cell)))))
+      .join('  ')
+      .trimEnd();
+  return {
+    rows(batch) {
+      const cells = batch.map((row) => row.map(String));
+      if (!widths) {
+        widths = head.map((h, i) => Math.max(width(h), ...cells.map((row) => width(row[i] ?? ''))));
+        print(line(head.map((h) => c.bold(h))));
+      }
+      for (const row of cells) print(line(row));
+    },
+  };
+}
+
 /** `Label:  value` lines, aligned. */
 export function fields(pairs: Array<[string, string]>): string {
   const width = Math.max(...pairs.map(([label]) => label.length)) + 1;

@@ -5,7 +5,8 @@ import { seg, type ApiClient } from '../api.js';
 import { api, outputOption, wholeNumber, type OutputOptions } from '../context.js';
 import { ApiError, CliError, EXIT } from '../errors.js';
 import type { AppDetail, AppList, ReplicaChange } from '../types.js';
-import { ago, c, fields, num, print, printJson, progress, status, table } from '../ui.js';
+import { collect, DEFAULT_LIMIT, MAX_PAGE, pages, pageSizeOption } from '../pages.js';
+import { ago, c, fields, num, print, printJson, progress, status, streamTable, table } from '../ui.js';
 import { describeNotReady, withReadinessProgress } from '../wait.js';
 
 /** As the API's default; the API caps each wait (ORCHESTRY_MAX_WAIT_SECONDS: 300 locally, 25 on AWS). */
@@ -147,29 +148,44 @@ async function remove(name: string, options: OutputOptions & { force?: boolean; 
   print(answer.message);
 }
 
-async function list(options: OutputOptions & { status?: string }): Promise<void> {
+interface ListOptions extends OutputOptions {
+  status?: string;
+  mode?: string;
+  image?: string;
+  label?: string[];
+  limit: number;
+  all?: boolean;
+  pageSize?: number;
+}
+
+async function list(options: ListOptions): Promise<void> {
   const client: ApiClient = await api();
-  const answer = await client.get<AppList>('/apps', { status: options.status });
-  if (options.output === 'json') return printJson(answer);
-  if (answer.apps.length === 0) {
-    print(options.status ? `no apps with status ${options.status}` : 'no apps yet; register one with: orchestry apply -f app.yaml');
-  } else {
-    print(
-      table(
-        ['NAME', 'STATUS', 'MODE', 'REPLICAS', 'IMAGE', 'AGE'],
-        answer.apps.map((app) => [
-          app.name,
-          status(app.status),
-          app.mode ?? '-',
-          `${app.replicas.current}/${app.replicas.desired}`,
-          app.image ?? '-',
-          ago(app.created_at),
-        ]),
-      ),
+  const query = { status: options.status, mode: options.mode, image: options.image, label: options.label?.join(',') };
+  const wanted = { field: 'apps' as const, limit: options.limit, all: options.all, pageSize: options.pageSize };
+  if (options.output === 'json') return printJson(await collect<AppList>(client, '/apps', query, wanted));
+  const filtered = Object.values(query).some((v) => v !== undefined);
+  const shown = streamTable(['NAME', 'STATUS', 'MODE', 'REPLICAS', 'IMAGE', 'AGE']);
+  let last: AppList | undefined;
+  let count = 0;
+  for await (const page of pages<AppList>(client, '/apps', query, wanted)) {
+    last = page;
+    count += page.apps.length;
+    if (page.apps.length === 0) continue;
+    shown.rows(
+      page.apps.map((app) => [
+        app.name,
+        status(app.status),
+        app.mode ?? '-',
+        `${app.replicas.current}/${app.replicas.desired}`,
+        app.image ?? '-',
+        ago(app.created_at),
+      ]),
     );
   }
+  if (count === 0) print(filtered ? 'no apps match' : 'no apps yet; register one with: orchestry apply -f app.yaml');
   print();
-  print(c.dim(`${answer.total} app${answer.total === 1 ? '' : 's'}: ${answer.running} running, ${answer.stopped} stopped, ${answer.error} in error`));
+  if (last!.next_cursor !== null) print(c.dim(`showing the first ${count}; --all shows every one, --limit N the first N`));
+  print(c.dim(`${last!.total} app${last!.total === 1 ? '' : 's'}: ${last!.running} running, ${last!.stopped} stopped, ${last!.error} in error`));
 }
 
 async function showStatus(name: string, options: OutputOptions): Promise<void> {
@@ -264,8 +280,14 @@ export function registerAppCommands(program: Command): void {
   program
     .command('list')
     .alias('ls')
-    .description('list apps with their status and replicas')
+    .description('list apps with their status and replicas, by name')
     .option('--status <status>', 'only apps with this status (running, stopped, error, ...)')
+    .option('--mode <mode>', 'only apps in this scaling mode (auto, manual)')
+    .option('--image <image>', 'only apps running this image reference')
+    .option('-l, --label <key=value>', 'only apps with this label (repeat for several, all must match)', (v: string, all: string[] = []) => [...all, v])
+    .option('--limit <n>', `show at most this many apps (the API sends ${MAX_PAGE} a page at most)`, wholeNumber('--limit', 1), DEFAULT_LIMIT)
+    .option('--all', 'every app, following the pages to the end')
+    .addOption(pageSizeOption())
     .addOption(outputOption())
     .action(list);
 

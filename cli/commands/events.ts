@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { seg } from '../api.js';
 import { api, followOptions, outputOption, wholeNumber, type FollowFlags, type OutputOptions } from '../context.js';
 import { follow } from '../follow.js';
+import { collect, MAX_PAGE, pageSizeOption } from '../pages.js';
 import type { Event, EventPage } from '../types.js';
 import { c, clock, print, printJson, printJsonLine, status, table } from '../ui.js';
 
@@ -15,6 +16,8 @@ interface EventsOptions extends OutputOptions, FollowFlags {
   severity?: string;
   since?: string;
   limit: number;
+  all?: boolean;
+  pageSize?: number;
   follow?: boolean;
 }
 
@@ -45,11 +48,14 @@ async function events(name: string | undefined, options: EventsOptions): Promise
   const query = { type: options.type, severity: options.severity, since: options.since, limit: options.limit };
 
   if (!options.follow) {
-    const page = await client.get<EventPage>(path, query);
-    if (options.output === 'json') return printJson(page);
-    if (page.events.length === 0) return print('no events');
-    print(table(['TIME', ...(withApp ? ['APP'] : []), 'SEVERITY', 'TYPE', 'MESSAGE'], rows(chronological(page.events), withApp)));
-    if (page.has_more) print(c.dim(`older events exist: --limit or --since shows more`));
+    // Pages come newest first; a log reads oldest first, so the pages are gathered, then shown.
+    const { limit: _limit, ...filters } = query;
+    const page = await collect<EventPage>(client, path, filters, { field: 'events', limit: options.limit, all: options.all, pageSize: options.pageSize });
+    const answer = { ...page, has_more: page.next_cursor !== null };
+    if (options.output === 'json') return printJson(answer);
+    if (answer.events.length === 0) return print('no events');
+    print(table(['TIME', ...(withApp ? ['APP'] : []), 'SEVERITY', 'TYPE', 'MESSAGE'], rows(chronological(answer.events), withApp)));
+    if (answer.has_more) print(c.dim(`older events exist: --limit, --since or --all shows more`));
     return;
   }
 
@@ -59,7 +65,7 @@ async function events(name: string | undefined, options: EventsOptions): Promise
   await follow(
     async () => {
       const since = first ? options.since : newest && new Date(Date.parse(newest) - FOLLOW_OVERLAP_MS).toISOString();
-      const page = await client.get<EventPage>(path, { ...query, since, limit: first ? options.limit : FOLLOW_PAGE });
+      const page = await client.get<EventPage>(path, { ...query, since, limit: first ? Math.min(options.limit, MAX_PAGE) : FOLLOW_PAGE });
       first = false;
       for (const event of chronological(page.events)) {
         if (seen.has(event.id)) continue;
@@ -81,7 +87,9 @@ export function registerEventCommands(program: Command): void {
     .option('--type <type>', 'only events of this type (registration, deployment, scaling, health, config, ...)')
     .option('--severity <severity>', 'only events of this severity (info, warning, error, critical)')
     .option('--since <time>', 'only events since an ISO time or a duration back from now (30m, 1h, 2d)')
-    .option('--limit <n>', 'at most this many events', wholeNumber('--limit', 1, 1000), 50)
+    .option('--limit <n>', 'at most this many events (the newest)', wholeNumber('--limit', 1), 50)
+    .option('--all', 'every event (of the filters), following the pages to the end')
+    .addOption(pageSizeOption())
     .option('-f, --follow', 'keep printing new events until Ctrl-C')
     .addOption(outputOption());
   for (const option of followOptions()) command.addOption(option);

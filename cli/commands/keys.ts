@@ -2,7 +2,8 @@
 import { Command, Option } from 'commander';
 import { seg } from '../api.js';
 import { api, outputOption, wholeNumber, type OutputOptions } from '../context.js';
-import { ago, c, print, printJson, status, table } from '../ui.js';
+import { collect, DEFAULT_LIMIT, pages, pageSizeOption } from '../pages.js';
+import { ago, c, print, printJson, status, streamTable } from '../ui.js';
 
 const SCOPES = ['read', 'write', 'admin'] as const;
 
@@ -18,6 +19,7 @@ interface ApiKey {
 
 interface KeyList {
   keys: ApiKey[];
+  next_cursor: string | null;
 }
 
 async function create(options: OutputOptions & { name: string; scope: string }): Promise<void> {
@@ -29,15 +31,19 @@ async function create(options: OutputOptions & { name: string; scope: string }):
   print(c.dim(`use it with: export ORCHESTRY_TOKEN=<key>   or: orchestry config set token=<key>`));
 }
 
-async function list(options: OutputOptions): Promise<void> {
+async function list(options: OutputOptions & { limit: number; all?: boolean; pageSize?: number }): Promise<void> {
   const client = await api();
-  const answer = await client.get<KeyList>('/keys');
-  if (options.output === 'json') return printJson(answer);
-  if (answer.keys.length === 0) return print('no keys');
-  print(
-    table(
-      ['ID', 'NAME', 'SCOPE', 'PREFIX', 'CREATED', 'LAST USED', 'STATE'],
-      answer.keys.map((key) => [
+  const wanted = { field: 'keys' as const, limit: options.limit, all: options.all, pageSize: options.pageSize };
+  if (options.output === 'json') return printJson(await collect<KeyList>(client, '/keys', {}, wanted));
+  const shown = streamTable(['ID', 'NAME', 'SCOPE', 'PREFIX', 'CREATED', 'LAST USED', 'STATE']);
+  let count = 0;
+  let more = false;
+  for await (const page of pages<KeyList>(client, '/keys', {}, wanted)) {
+    count += page.keys.length;
+    more = page.next_cursor !== null;
+    if (page.keys.length === 0) continue;
+    shown.rows(
+      page.keys.map((key) => [
         key.id,
         key.name,
         key.scope,
@@ -46,8 +52,10 @@ async function list(options: OutputOptions): Promise<void> {
         key.last_used_at ? `${ago(key.last_used_at)} ago` : 'never',
         key.revoked_at ? status('revoked') : status('active'),
       ]),
-    ),
-  );
+    );
+  }
+  if (count === 0) print('no keys');
+  if (more) print(c.dim(`showing the first ${count}; --all shows every one`));
 }
 
 async function revoke(id: number, options: OutputOptions): Promise<void> {
@@ -66,7 +74,15 @@ export function registerKeyCommands(program: Command): void {
     .addOption(new Option('--scope <scope>', 'read: look; write: also change apps; admin: also manage keys').choices(SCOPES).default('read'))
     .addOption(outputOption())
     .action(create);
-  keys.command('list').alias('ls').description('every key, revoked ones included').addOption(outputOption()).action(list);
+  keys
+    .command('list')
+    .alias('ls')
+    .description('keys, revoked ones included, oldest first')
+    .option('--limit <n>', 'show at most this many keys', wholeNumber('--limit', 1), DEFAULT_LIMIT)
+    .option('--all', 'every key, following the pages to the end')
+    .addOption(pageSizeOption())
+    .addOption(outputOption())
+    .action(list);
   keys
     .command('revoke')
     .description('revoke a key: requests with it are refused from now on')

@@ -205,6 +205,32 @@ describe('orchestry CLI', SLOW, () => {
       expect(failed(badStatus!, 1, 'VALIDATION_ERROR')).toContain('status must be one of');
     });
 
+    it('list follows the pages: --limit N shows the first N, --all every app, -o json one document', async () => {
+      for (const name of ['pages-a', 'pages-b', 'pages-c', 'pages-d', 'pages-e']) {
+        const document = { apiVersion: 'v1', kind: 'App', metadata: { name, labels: { suite: 'pages' } }, spec: { image: 'nginx:1.27', ports: [{ containerPort: 80 }] } };
+        expect((await server.api('POST', '/apps/register', document)).status).toBe(201);
+      }
+      const pageOfTwo = ['--page-size', '2'];
+      const [first, every, asJson, byDefault, none] = await Promise.all([
+        cli(['list', '--label', 'suite=pages', '--limit', '3', ...pageOfTwo]),
+        cli(['list', '-l', 'suite=pages', '--all', ...pageOfTwo]),
+        cli(['list', '-l', 'suite=pages', '--all', ...pageOfTwo, '-o', 'json']),
+        cli(['list', '-l', 'suite=pages', '--image', 'nginx:1.27', ...pageOfTwo]),
+        cli(['list', '-l', 'suite=nothing']),
+      ]);
+      const names = (run: CliRun) => parseTable(ok(run).stdout).map((r) => r.NAME);
+      expect(names(first!)).toEqual(['pages-a', 'pages-b', 'pages-c']);
+      expect(first!.stdout).toContain('showing the first 3; --all shows every one');
+      expect(names(every!)).toEqual(['pages-a', 'pages-b', 'pages-c', 'pages-d', 'pages-e']);
+      expect(every!.stdout).not.toContain('showing the first');
+      const merged = json<{ apps: Array<{ name: string }>; next_cursor: string | null; total: number }>(ok(asJson!));
+      expect(merged.apps.map((a) => a.name)).toEqual(names(every!));
+      expect(merged.next_cursor).toBeNull();
+      expect(merged.total).toBeGreaterThanOrEqual(5);
+      expect(names(byDefault!)).toHaveLength(5);
+      expect(ok(none!).stdout).toContain('no apps match');
+    });
+
     it('status shows the app and a table of its replicas with their health', async () => {
       await setupApp('status-new');
       await setupApp('status-web', 2);
