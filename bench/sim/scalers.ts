@@ -4,6 +4,7 @@
  */
 import {
   decide,
+  directionOf,
   pruneRecommendations,
   SCALING_METRICS,
   type MetricAggregate,
@@ -11,6 +12,7 @@ import {
   type Recommendation,
   type ScalingMetric,
   type ScalingPolicy,
+  type ScalingDirection,
   type ScalingReason,
 } from '../../functions/core/scaling.js';
 import { MAX_REPLICAS, MIN_REPLICAS } from './model.js';
@@ -83,6 +85,7 @@ export class OrchestryScaler implements Scaler {
   private lastScaledAt: Date | null = null;
   private recommendations: Recommendation[] = [];
   private lastReason: ScalingReason | undefined;
+  private lastDirection: ScalingDirection | undefined;
 
   constructor(private readonly policy: ScalingPolicy) {}
 
@@ -98,6 +101,7 @@ export class OrchestryScaler implements Scaler {
         lastScaledAt: this.lastScaledAt,
         recommendations: this.recommendations,
         ...(this.lastReason ? { lastReason: this.lastReason } : {}),
+        ...(this.lastDirection ? { lastDirection: this.lastDirection } : {}),
       },
       now,
     );
@@ -107,6 +111,7 @@ export class OrchestryScaler implements Scaler {
       this.policy.stabilizationWindowSeconds,
     );
     this.lastReason = decision.reason;
+    this.lastDirection = directionOf(decision);
     if (decision.desiredReplicas !== view.target) this.lastScaledAt = now;
     return decision.desiredReplicas;
   }

@@ -99,6 +99,19 @@ export interface ScalingState {
   /** Raw recommendations of recent decisions, for the scale-in stabilization window. */
   recommendations: readonly Recommendation[];
   lastReason?: ScalingReason;
+  /**
+   * Which way the previous decision moved the count (absent: unknown, read as a hold). A
+   * scale-in that continues a descent needs no cooldown while the load is clearly below the
+   * count (see CLEARLY_FALLEN_REPLICAS).
+   */
+  lastDirection?: ScalingDirection;
+}
+
+export type ScalingDirection = 'out' | 'in' | 'hold';
+
+/** Which way a decision moves the count. */
+export function directionOf(decision: Pick<ScalingDecision, 'currentReplicas' | 'desiredReplicas'>): ScalingDirection {
+  return decision.desiredReplicas > decision.currentReplicas ? 'out' : decision.desiredReplicas < decision.currentReplicas ? 'in' : 'hold';
 }
 
 export const SCALING_REASONS = [
@@ -126,6 +139,11 @@ export interface MetricInput {
   target: number;
   /** observed (per ready replica for app totals) / target. Null when the metric plays no part. */
   utilization: number | null;
+  /**
+   * What a proportional proposal is sized for: `observed` plus the window's rise carried one
+   * window on (see GROWTH_CAP). Null for alarms and for metrics that play no part.
+   */
+  projected: number | null;
   /** Replicas this metric alone asks for, before weighting. */
   proposal: number | null;
   /** The proposal after the weight scaled its pull away from the current count. */
@@ -213,13 +231,35 @@ const floorSafe = (x: number) => Math.floor(x + EPSILON) + 0;
 const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
 
 /**
- * The utilization every proportional proposal aims at: a quarter below the scale-out threshold
- * (0.6 with the default 80 %). Below the threshold, so every crossing of it adds a replica; a
- * third of growth headroom, so load that keeps rising while new replicas start does not trigger
- * again at once; and with the default thresholds it is twice the scale-in threshold, so a metric
- * that falls under 30 % proposes at least one replica fewer even from two.
+ * The utilization every proportional proposal aims at, as a share of the scale-out threshold:
+ * the threshold itself (0.8 with the default 80 %). Any fixed headroom below it is paid on every
+ * plateau, because nothing may scale in until a metric is idle: with 0.75 (0.6 of the target)
+ * the step trace sat on 10 replicas where 8 keep every metric under the threshold, 1.9 × the
+ * rules bound. Headroom for growth comes from the load itself instead (GROWTH_CAP). It still
+ * lands below the threshold (proposals round up), and a metric under the scale-in threshold
+ * (30 %) proposes at least one replica fewer even from two.
  */
-export const TARGET_FRACTION_OF_SCALE_OUT = 0.75;
+export const TARGET_FRACTION_OF_SCALE_OUT = 1;
+
+/**
+ * A rise is sized for where it will be one window on: `projected = observed + min(GROWTH_CAP ×
+ * observed, 2 × (observed − avg))`. On a steady rise across the window its highest sample leads
+ * its mean by half the window's rise, so twice that is one window more of the same rise: what
+ * arrives while new replicas start (the window is the scaler's own time scale). On flat load the
+ * margin is the noise; after a step it is capped at half again the step's level, because a step
+ * does not go on rising (real-worldcup98's match surges and the week's morning rushes motivate
+ * the margin; the cap keeps the spikes and flash-crowd steps from doubling their count).
+ */
+export const GROWTH_CAP = 0.5;
+
+/**
+ * A scale-in continues a descent without waiting the cooldown while the stabilized
+ * recommendation is at least this many replicas below the count: load has clearly fallen. The
+ * last step of a descent (one replica to go) waits the cooldown as any scale-in after a change
+ * does. One replica per 180 s cooldown kept spikes.csv at 17 replicas for 2500 s after each
+ * 60-second spike; flash crowds and on-off traffic likewise.
+ */
+export const CLEARLY_FALLEN_REPLICAS = 2;
 
 export function targetFraction(policy: Pick<ScalingPolicy, 'scaleOutThresholdPct'>): number {
   return (TARGET_FRACTION_OF_SCALE_OUT * policy.scaleOutThresholdPct) / 100;
@@ -278,19 +318,23 @@ export function decide(policy: ScalingPolicy, window: MetricWindow, state: Scali
     // A NaN timestamp or value is as good as no sample, and must not read as a fresh zero.
     const stale = !ignored && (observed === null || !(agg.latestAt.getTime() >= staleBefore));
     if (ignored || stale || observed === null) {
-      inputs[metric] = { observed, target, utilization: null, proposal: null, weightedProposal: null, weight, stale, ignored };
+      inputs[metric] = { observed, target, utilization: null, projected: null, proposal: null, weightedProposal: null, weight, stale, ignored };
       continue;
     }
     const utilization = (spec.kind === 'total' ? observed / carriers : observed) / target;
     let proposal: number | null;
-    if (spec.kind !== 'alarm') proposal = ceilSafe((carriers * utilization) / fraction);
-    else proposal = utilization > outThreshold ? ready + 1 : null;
+    let projected: number | null = null;
+    if (spec.kind !== 'alarm') {
+      const rise = Number.isFinite(agg.avg) ? Math.max(0, observed - agg.avg) : 0;
+      projected = observed + Math.min(GROWTH_CAP * observed, 2 * rise);
+      proposal = ceilSafe((carriers * ((spec.kind === 'total' ? projected / carriers : projected) / target)) / fraction);
+    } else proposal = utilization > outThreshold ? ready + 1 : null;
     // The weight scales how far a proposal pulls away from the current count (1: the proposal
     // itself, 1.5: half as far again, 0.5: half way), rounded away from the current count so
     // that a metric which pulls at all moves at least one replica.
     const pulled = proposal === null ? null : current + weight * (proposal - current);
     const weightedProposal = pulled === null ? null : pulled >= current ? ceilSafe(pulled) : floorSafe(pulled);
-    inputs[metric] = { observed, target, utilization, proposal, weightedProposal, weight, stale, ignored };
+    inputs[metric] = { observed, target, utilization, projected, proposal, weightedProposal, weight, stale, ignored };
   }
 
   const fresh = SCALING_METRICS.filter((m) => inputs[m].utilization !== null);
@@ -385,8 +429,11 @@ export function decide(policy: ScalingPolicy, window: MetricWindow, state: Scali
   if (stabilized >= current) {
     return finish(current, 'stabilizing', `${inText}, but ${stabilized} was recommended within the last ${policy.stabilizationWindowSeconds}s`);
   }
+  // Cooldown per direction: a scale-in waits the cooldown after a scale-out or a hold, but one
+  // that continues a descent does not while the load is clearly below the count.
+  const continuing = state.lastDirection === 'in' && stabilized <= current - CLEARLY_FALLEN_REPLICAS;
   const sinceScaled = secondsSince(state.lastScaledAt, now);
-  if (sinceScaled < policy.cooldownSeconds) {
+  if (!continuing && sinceScaled < policy.cooldownSeconds) {
     return finish(current, 'cooldown', `${inText}; ${Math.ceil(policy.cooldownSeconds - sinceScaled)}s of cooldown left`);
   }
   const step = policy.maxScaleInStep > 0 ? Math.floor(policy.maxScaleInStep) : Infinity;

@@ -21,7 +21,7 @@ import {
 } from '../../db/queries/scaler.js';
 import type { AppMode, AppStatus, NewEvent } from '../../db/schema.js';
 import { appNotFound } from '../core/errors.js';
-import { decide, pruneRecommendations, type ScalingDecision } from '../core/scaling.js';
+import { decide, directionOf, pruneRecommendations, type ScalingDecision } from '../core/scaling.js';
 import type { Db } from '../../db/client.js';
 import type { Deps } from '../deps.js';
 import { reconcile } from '../ops/reconcile.js';
@@ -41,7 +41,7 @@ export function decisionFor(input: ScalerInput, now: Date): ScalingDecision {
       startingReplicas: input.startingReplicas,
       lastScaledAt: input.lastScaledAt,
       recommendations: input.lastDecision?.recommendations ?? [],
-      ...(input.lastDecision ? { lastReason: input.lastDecision.reason } : {}),
+      ...(input.lastDecision ? { lastReason: input.lastDecision.reason, lastDirection: directionOf(input.lastDecision) } : {}),
     },
     now,
   );
