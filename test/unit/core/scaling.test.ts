@@ -21,7 +21,7 @@ import {
 const NOW = new Date('2025-01-01T01:00:00.000Z');
 const ago = (seconds: number) => new Date(NOW.getTime() - seconds * 1000);
 
-/** DEFAULT_POLICY with room to grow: rps target 50/replica, CPU 70 %, thresholds 30–80 %, target fraction 0.6. */
+/** DEFAULT_POLICY with room to grow: rps target 50/replica, CPU 70 %, thresholds 30–80 %, target fraction 0.8. */
 const policy = (overrides: Partial<ScalingPolicy> = {}): ScalingPolicy => ({ ...DEFAULT_POLICY, maxReplicas: 20, ...overrides });
 const sample = (value: number, overrides: Partial<MetricAggregate> = {}): MetricAggregate => ({
   avg: value,
@@ -57,7 +57,7 @@ const idle: MetricWindow = {
 
 describe('decide: one scenario per reason code', () => {
   const scenarios: Record<ScalingReason, () => ScalingDecision> = {
-    // CPU at 90 % of its limit on 4 replicas asks for ceil(4 × 0.9 / 0.6) = 6.
+    // CPU at 90 % of its limit on 4 replicas asks for ceil(4 × 0.9 / 0.8) = 5.
     scale_out: () => decide(policy(), { ...calm, cpu_percent: sample(63) }, state(), NOW),
     scale_in: () => decide(policy(), idle, state({ currentReplicas: 2, readyReplicas: 2 }), NOW),
     within_thresholds: () => decide(policy(), calm, state(), NOW),
@@ -87,7 +87,7 @@ describe('decide: one scenario per reason code', () => {
   it('moves the count exactly as each reason says', () => {
     const desired = Object.fromEntries(Object.entries(scenarios).map(([reason, run]) => [reason, run().desiredReplicas]));
     expect(desired).toEqual({
-      scale_out: 6,
+      scale_out: 5,
       scale_in: 1,
       within_thresholds: 4,
       cooldown: 4,
@@ -106,26 +106,41 @@ describe('decide: one scenario per reason code', () => {
 });
 
 describe('decide: rules', () => {
-  it('aims proposals at three quarters of the scale-out threshold', () => {
-    expect(targetFraction(DEFAULT_POLICY)).toBeCloseTo(0.6);
-    expect(targetFraction({ scaleOutThresholdPct: 60 })).toBeCloseTo(0.45);
+  it('aims proposals at the scale-out threshold', () => {
+    expect(targetFraction(DEFAULT_POLICY)).toBeCloseTo(0.8);
+    expect(targetFraction({ scaleOutThresholdPct: 60 })).toBeCloseTo(0.6);
     const d = decide(policy(), { ...calm, cpu_percent: sample(63) }, state(), NOW);
-    expect(d.inputs.cpu_percent).toMatchObject({ observed: 63, utilization: 0.9, proposal: 6, weightedProposal: 6 });
-    expect(d.policy.targetFraction).toBeCloseTo(0.6);
+    expect(d.inputs.cpu_percent).toMatchObject({ observed: 63, utilization: 0.9, projected: 63, proposal: 5, weightedProposal: 5 });
+    expect(d.policy.targetFraction).toBeCloseTo(0.8);
+  });
+
+  it("sizes a rise for one more window of it, at most half again the window's peak", () => {
+    // Flat: the peak is the mean, nothing is added: ceil(300 / 40) = 8.
+    expect(decide(policy(), { rps: sample(300) }, state(), NOW)).toMatchObject({ desiredReplicas: 8 });
+    // A steady rise whose peak leads its mean by 50 goes on by 100: ceil(400 / 40) = 10.
+    const rising = decide(policy(), { rps: sample(250, { max: 300 }) }, state(), NOW);
+    expect(rising.inputs.rps).toMatchObject({ observed: 300, projected: 400, proposal: 10 });
+    // A step from 50 to 300 is not extrapolated past half again: 450, ceil(450 / 40) = 12.
+    const step = decide(policy(), { rps: sample(92, { max: 300 }) }, state(), NOW);
+    expect(step.inputs.rps).toMatchObject({ observed: 300, projected: 450, proposal: 12 });
+    // Thresholds judge what was observed, not the projection.
+    expect(decide(policy(), { rps: sample(100, { max: 150 }) }, state(), NOW)).toMatchObject({ reason: 'within_thresholds' });
+    // Alarms are not projected.
+    expect(decide(policy(), { latency_p95: sample(100, { max: 225 }) }, state(), NOW).inputs.latency_p95.projected).toBeNull();
   });
 
   it('divides app totals by the ready replicas, not by the desired count', () => {
     // 200 rps carried by 4 ready replicas (4 more starting): 50 per replica, 100 % of the target.
     const d = decide(policy(), { rps: sample(200) }, state({ currentReplicas: 8, startingReplicas: 4 }), NOW);
     expect(d.inputs.rps.utilization).toBe(1);
-    // ceil(200 / (50 × 0.6)) = 7 replicas, and 8 are already on their way.
-    expect(d.inputs.rps.proposal).toBe(7);
+    // ceil(200 / (50 × 0.8)) = 5 replicas, and 8 are already on their way.
+    expect(d.inputs.rps.proposal).toBe(5);
     expect(d).toMatchObject({ reason: 'starting_replicas', desiredReplicas: 8 });
   });
 
   it('counts starting replicas toward capacity: a scale-out under way is topped up, not repeated', () => {
-    // 300 rps asks for ceil(300 / 30) = 10; 8 are already requested, so 2 more.
-    const d = decide(policy(), { rps: sample(300) }, state({ currentReplicas: 8, startingReplicas: 4 }), NOW);
+    // 400 rps asks for ceil(400 / 40) = 10; 8 are already requested, so 2 more.
+    const d = decide(policy(), { rps: sample(400) }, state({ currentReplicas: 8, startingReplicas: 4 }), NOW);
     expect(d).toMatchObject({ reason: 'scale_out', desiredReplicas: 10 });
   });
 
@@ -136,8 +151,8 @@ describe('decide: rules', () => {
 
   it('applies no cooldown to scale-out', () => {
     // Scaled 130 s ago: inside the 180 s cooldown, past the 120 s settling time.
-    const d = decide(policy(), { ...calm, cpu_percent: sample(63) }, state({ lastScaledAt: ago(130) }), NOW);
-    expect(d).toMatchObject({ reason: 'scale_out', desiredReplicas: 6 });
+    const d = decide(policy(), { ...calm, cpu_percent: sample(63) }, state({ lastScaledAt: ago(130), lastDirection: 'in' }), NOW);
+    expect(d).toMatchObject({ reason: 'scale_out', desiredReplicas: 5 });
   });
 
   it('lets app totals scale out while per-replica metrics settle after a change', () => {
@@ -145,7 +160,7 @@ describe('decide: rules', () => {
     const cpuOnly = decide(policy(), { ...calm, cpu_percent: sample(63) }, settlingState, NOW);
     expect(cpuOnly).toMatchObject({ reason: 'settling', desiredReplicas: 4, settling: true });
     const withRps = decide(policy(), { ...calm, cpu_percent: sample(63), rps: sample(300) }, settlingState, NOW);
-    expect(withRps).toMatchObject({ reason: 'scale_out', desiredReplicas: 10 });
+    expect(withRps).toMatchObject({ reason: 'scale_out', desiredReplicas: 8 });
   });
 
   it('treats latency and memory as alarms: one replica more when above the threshold, no hold on scale-in', () => {
@@ -167,8 +182,9 @@ describe('decide: rules', () => {
 
   it('scales each proposal pull by its weight; weight 0 disables the metric', () => {
     const window: MetricWindow = { rps: sample(300) };
-    expect(decide(policy({ rpsWeight: 0.5 }), window, state(), NOW)).toMatchObject({ desiredReplicas: 7 });
-    expect(decide(policy({ rpsWeight: 2 }), window, state(), NOW)).toMatchObject({ desiredReplicas: 16 });
+    // The proposal is 8: half way from 4 is 6, twice as far is 12.
+    expect(decide(policy({ rpsWeight: 0.5 }), window, state(), NOW)).toMatchObject({ desiredReplicas: 6 });
+    expect(decide(policy({ rpsWeight: 2 }), window, state(), NOW)).toMatchObject({ desiredReplicas: 12 });
     const disabled = decide(policy({ rpsWeight: 0 }), window, state(), NOW);
     expect(disabled).toMatchObject({ reason: 'no_metrics', desiredReplicas: 4 });
     expect(disabled.inputs.rps).toMatchObject({ ignored: true, utilization: null });
@@ -181,11 +197,11 @@ describe('decide: rules', () => {
   });
 
   it('scales in only when something is idle and every proposal fits in fewer replicas', () => {
-    // rps is idle but CPU (60 % of its limit) needs ceil(4 × 0.6 / 0.6) = 4: hold.
-    const cpuNeeds = decide(policy(), { rps: sample(20), cpu_percent: sample(42) }, state(), NOW);
+    // rps is idle but CPU (70 % of its limit) needs ceil(4 × 0.7 / 0.8) = 4: hold.
+    const cpuNeeds = decide(policy(), { rps: sample(20), cpu_percent: sample(49) }, state(), NOW);
     expect(cpuNeeds).toMatchObject({ reason: 'within_thresholds', desiredReplicas: 4 });
-    // CPU at 40 % of its limit fits in ceil(4 × 0.4 / 0.6) = 3, and rps is idle: one fewer.
-    const fits = decide(policy(), { rps: sample(20), cpu_percent: sample(28) }, state(), NOW);
+    // CPU at 50 % of its limit fits in ceil(4 × 0.5 / 0.8) = 3, and rps is idle: one fewer.
+    const fits = decide(policy(), { rps: sample(20), cpu_percent: sample(35) }, state(), NOW);
     expect(fits).toMatchObject({ reason: 'scale_in', desiredReplicas: 3 });
   });
 
@@ -201,7 +217,7 @@ describe('decide: rules', () => {
 
   it('limits each step to the policy; 0 means no limit', () => {
     expect(decide(policy({ maxScaleOutStep: 2 }), { rps: sample(300) }, state(), NOW)).toMatchObject({ reason: 'step_limited', desiredReplicas: 6 });
-    expect(decide(policy({ maxScaleOutStep: 0 }), { rps: sample(300) }, state(), NOW)).toMatchObject({ reason: 'scale_out', desiredReplicas: 10 });
+    expect(decide(policy({ maxScaleOutStep: 0 }), { rps: sample(300) }, state(), NOW)).toMatchObject({ reason: 'scale_out', desiredReplicas: 8 });
     expect(decide(policy({ maxScaleInStep: 2 }), idle, state(), NOW)).toMatchObject({ reason: 'step_limited', desiredReplicas: 2 });
     expect(decide(policy({ maxScaleInStep: 0 }), idle, state(), NOW)).toMatchObject({ reason: 'scale_in', desiredReplicas: 1 });
   });
@@ -224,7 +240,22 @@ describe('decide: rules', () => {
 
   it('still scales out on fresh metrics while another is stale', () => {
     const d = decide(policy(), { rps: sample(300), cpu_percent: sample(7, { latestAt: ago(500) }) }, state(), NOW);
-    expect(d).toMatchObject({ reason: 'scale_out', desiredReplicas: 10 });
+    expect(d).toMatchObject({ reason: 'scale_out', desiredReplicas: 8 });
+  });
+
+  it('counts the cooldown per direction: a descent goes on while load is clearly below the count', () => {
+    const tenReplicas = state({ currentReplicas: 10, readyReplicas: 10, lastScaledAt: ago(10) });
+    // Right after a scale-out (or a change of unknown direction), a scale-in waits the cooldown.
+    expect(decide(policy(), idle, { ...tenReplicas, lastDirection: 'out' }, NOW)).toMatchObject({ reason: 'cooldown', desiredReplicas: 10 });
+    expect(decide(policy(), idle, tenReplicas, NOW)).toMatchObject({ reason: 'cooldown', desiredReplicas: 10 });
+    // A scale-in that continues a descent does not, while the stabilized count is 2 or more below.
+    const descent = { ...tenReplicas, lastDirection: 'in' as const, recommendations: [{ at: ago(200), replicas: 8 }] };
+    expect(decide(policy(), idle, descent, NOW)).toMatchObject({ reason: 'step_limited', desiredReplicas: 9, stabilizedReplicas: 8 });
+    // The last replica of a descent waits the cooldown again.
+    const lastStep = { ...descent, currentReplicas: 9, readyReplicas: 9 };
+    expect(decide(policy(), idle, lastStep, NOW)).toMatchObject({ reason: 'cooldown', desiredReplicas: 9 });
+    // And a descent never goes below the stabilized recommendation.
+    expect(decide(policy(), idle, { ...lastStep, currentReplicas: 8, readyReplicas: 8 }, NOW)).toMatchObject({ reason: 'stabilizing' });
   });
 
   it('returns the raw recommendation for the history, before stabilization, steps and cooldown', () => {
@@ -324,16 +355,20 @@ const windowArb = (fresh: boolean): fc.Arbitrary<MetricWindow> =>
     requiredKeys: [],
   });
 
-const stateArb: fc.Arbitrary<ScalingState> = fc.record({
-  currentReplicas: fc.integer({ min: 0, max: 60 }),
-  readyReplicas: fc.integer({ min: 0, max: 60 }),
-  startingReplicas: fc.integer({ min: 0, max: 20 }),
-  lastScaledAt: fc.option(fc.integer({ min: 0, max: 2000 }).map(ago), { nil: null }),
-  recommendations: fc.array(
-    fc.record({ at: fc.integer({ min: 0, max: 1000 }).map(ago), replicas: fc.integer({ min: 0, max: 60 }) }),
-    { maxLength: 8 },
-  ),
-});
+const stateArb: fc.Arbitrary<ScalingState> = fc.record(
+  {
+    currentReplicas: fc.integer({ min: 0, max: 60 }),
+    readyReplicas: fc.integer({ min: 0, max: 60 }),
+    startingReplicas: fc.integer({ min: 0, max: 20 }),
+    lastScaledAt: fc.option(fc.integer({ min: 0, max: 2000 }).map(ago), { nil: null }),
+    recommendations: fc.array(
+      fc.record({ at: fc.integer({ min: 0, max: 1000 }).map(ago), replicas: fc.integer({ min: 0, max: 60 }) }),
+      { maxLength: 8 },
+    ),
+    lastDirection: fc.constantFrom('out' as const, 'in' as const, 'hold' as const),
+  },
+  { requiredKeys: ['currentReplicas', 'readyReplicas', 'startingReplicas', 'lastScaledAt', 'recommendations'] },
+);
 
 const weightOf = (p: ScalingPolicy, m: ScalingMetric) =>
   ({
@@ -429,6 +464,51 @@ describe('decide: properties', () => {
           expect(d.desiredReplicas).toBe(s.currentReplicas);
         },
       ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("never scales in below the highest recommendation within the stabilization window", () => {
+    fc.assert(
+      fc.property(policyArb, windowArb(false), stateArb, (p, w, s) => {
+        fc.pre(withinBounds(p, s));
+        const d = decide(p, w, s, NOW);
+        if (d.desiredReplicas >= s.currentReplicas) return;
+        const from = NOW.getTime() - p.stabilizationWindowSeconds * 1000;
+        const inWindow = s.recommendations.filter((r) => r.at.getTime() > from && r.at.getTime() <= NOW.getTime()).map((r) => r.replicas);
+        expect(d.desiredReplicas).toBeGreaterThanOrEqual(Math.max(d.recommendation.replicas, ...inWindow));
+        expect(d.desiredReplicas).toBeGreaterThanOrEqual(d.stabilizedReplicas);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('counts the cooldown per direction: within it, a scale-in only continues a descent well above the stabilized count', () => {
+    fc.assert(
+      fc.property(policyArb, windowArb(false), stateArb, (p, w, s) => {
+        fc.pre(withinBounds(p, s));
+        const d = decide(p, w, s, NOW);
+        const withinCooldown = s.lastScaledAt !== null && NOW.getTime() - s.lastScaledAt.getTime() < p.cooldownSeconds * 1000;
+        if (d.desiredReplicas < s.currentReplicas && withinCooldown && d.reason !== 'above_max') {
+          expect(s.lastDirection).toBe('in');
+          expect(d.stabilizedReplicas).toBeLessThanOrEqual(s.currentReplicas - 2);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('sizes every proportional proposal between the window peak and half again more', () => {
+    fc.assert(
+      fc.property(policyArb, windowArb(true), stateArb, (p, w, s) => {
+        const d = decide(p, w, s, NOW);
+        for (const m of SCALING_METRICS) {
+          const input = d.inputs[m];
+          if (input.projected === null || input.observed === null) continue;
+          expect(input.projected).toBeGreaterThanOrEqual(input.observed);
+          expect(input.projected).toBeLessThanOrEqual(input.observed * 1.5 + 1e-9);
+        }
+      }),
       { numRuns: 500 },
     );
   });
