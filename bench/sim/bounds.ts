@@ -23,6 +23,7 @@ import {
   STARTUP_SECONDS,
   violatesSlo,
 } from './model.js';
+import type { ScalingPolicy } from '../../functions/core/scaling.js';
 import type { Trace } from './trace.js';
 
 export interface RuleBound {
@@ -37,8 +38,7 @@ const GRACE = (SAMPLE_DELAY_SECONDS + STARTUP_SECONDS) / SAMPLE_PERIOD_SECONDS;
 /** `grace` value meaning "no scale-out owed". */
 const NOT_OWED = -1;
 
-function ruling(loads: readonly number[], ready: number): 'out' | 'in' | 'hold' {
-  const p = SIM_POLICY;
+function ruling(loads: readonly number[], ready: number, p: Readonly<ScalingPolicy>): 'out' | 'in' | 'hold' {
   const seconds = loads.map((load) => secondState(load, ready));
   const utilizations = [
     seconds.reduce((a, s) => a + s.cpuPercent, 0) / seconds.length / p.maxCpuPercent,
@@ -51,7 +51,8 @@ function ruling(loads: readonly number[], ready: number): 'out' | 'in' | 'hold' 
   return 'hold';
 }
 
-export function ruleBound(trace: Trace): RuleBound {
+/** `policy`: the simulator's policy by default; the frontier passes each target it sweeps. */
+export function ruleBound(trace: Trace, policy: Readonly<ScalingPolicy> = SIM_POLICY): RuleBound {
   // cost[n][g]: cheapest replica-seconds so far, holding n replicas with g intervals of grace
   // left on an owed scale-out (g = NOT_OWED when none is owed).
   const states = () => Array.from({ length: MAX_REPLICAS + 1 }, () => new Float64Array(GRACE + 2).fill(Infinity));
@@ -71,12 +72,12 @@ export function ruleBound(trace: Trace): RuleBound {
       for (let g = NOT_OWED; g <= GRACE; g++) {
         if (row[at(g)] === Infinity) continue;
         const spent = (row[at(g)] as number) + n * loads.length;
-        decision ??= ruling(loads, n);
+        decision ??= ruling(loads, n, policy);
         const grace = g !== NOT_OWED ? g : decision === 'out' && n < MAX_REPLICAS ? GRACE : NOT_OWED;
         for (let m = n + 1; m <= MAX_REPLICAS; m++) offer(m, NOT_OWED, spent);
         if (grace !== 0) offer(n, grace === NOT_OWED ? NOT_OWED : grace - 1, spent);
         if (grace === NOT_OWED && decision === 'in') {
-          for (let m = Math.max(MIN_REPLICAS, n - SIM_POLICY.maxScaleInStep); m < n; m++) offer(m, NOT_OWED, spent);
+          for (let m = Math.max(MIN_REPLICAS, n - policy.maxScaleInStep); m < n; m++) offer(m, NOT_OWED, spent);
         }
       }
     }
@@ -187,9 +188,10 @@ interface Interval {
   rulings: Array<'out' | 'in' | 'hold'>;
   /** No scale-in may go below this: the highest count a decision within the stabilization window had to recommend. */
   floor: number;
+  scaleInStep: number;
 }
 
-function intervalsOf(trace: Trace): Interval[] {
+function intervalsOf(trace: Trace, policy: Readonly<ScalingPolicy>): Interval[] {
   const intervals: Interval[] = [];
   const needed: number[] = [];
   for (let start = 0; start < trace.rps.length; start += SAMPLE_PERIOD_SECONDS) {
@@ -198,18 +200,18 @@ function intervalsOf(trace: Trace): Interval[] {
     const rulings: Array<'out' | 'in' | 'hold'> = [];
     for (let n = MIN_REPLICAS; n <= MAX_REPLICAS; n++) {
       violations[n] = loads.filter((l) => violatesSlo(secondState(l, n).p95Ms)).length;
-      rulings[n] = ruling(loads, n);
+      rulings[n] = ruling(loads, n, policy);
     }
     // The rps metric alone: its total is exact whatever the count that carried it, so every
     // consistent recommendation covers it (CPU saturates at 100 % and latency is an alarm).
-    const perReplica = (SIM_POLICY.targetRpsPerReplica * SIM_POLICY.scaleOutThresholdPct) / 100;
+    const perReplica = (policy.targetRpsPerReplica * policy.scaleOutThresholdPct) / 100;
     const mean = loads.reduce((a, l) => a + l, 0) / loads.length;
     needed.push(Math.min(MAX_REPLICAS, Math.max(MIN_REPLICAS, Math.ceil(mean / perReplica - 1e-9))));
-    intervals.push({ seconds: loads.length, violations, rulings, floor: MIN_REPLICAS });
+    intervals.push({ seconds: loads.length, violations, rulings, floor: MIN_REPLICAS, scaleInStep: policy.maxScaleInStep });
   }
   // The decision at the start of interval i sees the sample of interval i - SEEN_AFTER, and the
   // window's floor is the highest of the last `decisions` such recommendations.
-  const decisions = Math.round(SIM_POLICY.stabilizationWindowSeconds / SAMPLE_PERIOD_SECONDS);
+  const decisions = Math.round(policy.stabilizationWindowSeconds / SAMPLE_PERIOD_SECONDS);
   intervals.forEach((interval, i) => {
     for (let k = Math.max(0, i - decisions + 1); k <= i; k++) {
       const seen = k - SEEN_AFTER;
@@ -226,7 +228,7 @@ function relaxedCost(intervals: readonly Interval[], lambda: number): number {
   let cost = new Float64Array(rows * width).fill(Infinity);
   let next = new Float64Array(rows * width);
   for (let n = MIN_REPLICAS; n <= MAX_REPLICAS; n++) cost[n * width + (NOT_OWED + 1)] = 0;
-  for (const { seconds, violations, rulings, floor } of intervals) {
+  for (const { seconds, violations, rulings, floor, scaleInStep } of intervals) {
     next.fill(Infinity);
     const offer = (m: number, g: number, value: number) => {
       const i = m * width + g + 1;
@@ -246,7 +248,7 @@ function relaxedCost(intervals: readonly Interval[], lambda: number): number {
         const grace = g !== NOT_OWED ? g : decision === 'out' && n < MAX_REPLICAS ? GRACE : NOT_OWED;
         if (grace !== 0) offer(n, grace === NOT_OWED ? NOT_OWED : grace - 1, spent);
         if (grace === NOT_OWED && decision === 'in') {
-          for (let m = Math.max(MIN_REPLICAS, floor, n - SIM_POLICY.maxScaleInStep); m < n; m++) offer(m, NOT_OWED, spent);
+          for (let m = Math.max(MIN_REPLICAS, floor, n - scaleInStep); m < n; m++) offer(m, NOT_OWED, spent);
         }
       }
       if (cheapestHere < cheapestBelow) cheapestBelow = cheapestHere;
@@ -272,8 +274,13 @@ function relaxedCost(intervals: readonly Interval[], lambda: number): number {
  * bounds the constrained optimum from below. That dual is concave in λ, so a golden-section
  * search finds its maximum; every λ tried is a valid bound, and the best is reported.
  */
-export function stabilizedBound(trace: Trace, allowedViolationSeconds: number, rules: RuleBound = ruleBound(trace)): StabilizedBound {
-  const intervals = intervalsOf(trace);
+export function stabilizedBound(
+  trace: Trace,
+  allowedViolationSeconds: number,
+  rules: RuleBound = ruleBound(trace),
+  policy: Readonly<ScalingPolicy> = SIM_POLICY,
+): StabilizedBound {
+  const intervals = intervalsOf(trace, policy);
   const dual = (lambda: number) => relaxedCost(intervals, lambda) - lambda * allowedViolationSeconds;
   let best = dual(0);
   // One violation-second is worth at most the replica-seconds of the whole replica range over
