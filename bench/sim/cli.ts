@@ -1,17 +1,18 @@
 /**
- * `npm run sim -- [--trace FILE] [--json] [--markdown] [--bounds [--allow-violations N]]`: Orchestry's decide() against
+ * `npm run sim -- [--trace FILE] [--json] [--markdown] [--bounds [--allow-violations N]] [--frontier [--out DIR]]`: Orchestry's decide() against
  * an HPA-style baseline, the legacy scaler and a clairvoyant oracle, on one trace or on every
  * trace in bench/traces/ and the real traces in ../shared/traces/real/ (skipped with a note when
  * that directory is absent); `--bounds` prints instead the fewest replica-seconds the threshold
  * rules allow any scaler (bench/sim/bounds.ts).
  */
-import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 import { Command } from 'commander';
 import pc from 'picocolors';
 import { blindBound, ruleBound, stabilizedBound } from './bounds.js';
+import { frontier, frontierSvg, type Frontier } from './frontier.js';
 import { allowedViolationSeconds, checkGoals } from './goals.js';
 import { SCALER_NAMES, simulate, type ScalerResult, type SimulationResult } from './simulate.js';
 import { readTrace, type Trace } from './trace.js';
@@ -24,6 +25,7 @@ export const TRACES_DIR = join(REPO_ROOT, 'bench', 'traces');
  * seen from a checkout in /work/<anything>.
  */
 export const REAL_TRACES_DIR = resolve(REPO_ROOT, '..', 'shared', 'traces', 'real');
+export const FRONTIER_DIR = join(REPO_ROOT, 'docs', 'img');
 
 const COLUMNS = ['slo_violation_seconds', 'replica_seconds', 'oracle_ratio', 'rules_bound_ratio', 'scale_changes', 'reversals', 'reaction_seconds'] as const;
 
@@ -34,6 +36,9 @@ export interface SimOptions {
   bounds?: boolean;
   /** --bounds: the violation seconds the stabilized bound allows (default: Orchestry's own in this run). */
   allowViolations?: string;
+  /** Sweep each scaler's target and write docs/img/frontier-<trace>.svg (or into `out`). */
+  frontier?: boolean;
+  out?: string;
   /** Where the real traces are looked for (tests point it elsewhere). */
   realDir?: string;
 }
@@ -79,10 +84,35 @@ function markdownOf(result: SimulationResult): string {
   return [`**${result.trace}**`, '', `| scaler | ${head.join(' | ')} |`, `| --- |${' ---: |'.repeat(COLUMNS.length)}`, ...rows].join('\n');
 }
 
+/** The SVG file of one trace's frontier: frontier-<trace file name without .csv>.svg. */
+export const frontierFile = (dir: string, trace: string) => join(dir, `frontier-${basename(trace).replace(/\.csv$/, '')}.svg`);
+
+function frontierTable(f: Frontier): string {
+  const table = new Table({ head: ['scaler', 'target', 'replica_seconds', 'slo_violation_seconds', 'dominated_by'] });
+  for (const p of f.hpa) {
+    table.push(['hpa', p.target, p.replica_seconds, p.slo_violation_seconds, p.dominated_by ?? (p.below_every_rules_bound ? 'none can (below every rules bound)' : '-')]);
+  }
+  for (const p of f.orchestry) table.push(['orchestry', p.target, p.replica_seconds, p.slo_violation_seconds, '']);
+  return `${pc.bold(f.trace)}: ${f.dominated} of ${f.hpa.length} HPA points dominated, ${f.undominatable} below every rules bound\n${table.toString()}`;
+}
+
 /** What the command prints for these options (notes about skipped traces go to `note`). */
 export function runSim(options: SimOptions, note: (line: string) => void = () => {}): string {
   const { traces, notes } = tracesFor(options);
   notes.forEach(note);
+  if (options.frontier) {
+    const dir = options.out ?? FRONTIER_DIR;
+    mkdirSync(dir, { recursive: true });
+    const frontiers = traces.map((trace) => {
+      const f = frontier(trace);
+      const file = frontierFile(dir, trace.name);
+      writeFileSync(file, frontierSvg(f));
+      note(`wrote ${relative(process.cwd(), file) || file}`);
+      return f;
+    });
+    if (options.json) return JSON.stringify(options.trace ? frontiers[0] : frontiers);
+    return frontiers.map(frontierTable).join('\n\n');
+  }
   if (options.bounds) {
     const allowance = options.allowViolations === undefined ? undefined : Number(options.allowViolations);
     if (allowance !== undefined && !(Number.isInteger(allowance) && allowance >= 0)) {
@@ -139,6 +169,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     .option('--json', 'print {"trace", "results"} as JSON instead of tables')
     .option('--markdown', 'print Markdown tables (as in docs/scaling.md)')
     .option('--bounds', 'print the fewest replica-seconds the threshold rules allow any scaler')
+    .option('--frontier', "sweep HPA's and Orchestry's targets; print the points and write docs/img/frontier-<trace>.svg")
+    .option('--out <dir>', 'with --frontier: where the SVG charts go (default docs/img)')
     .option('--allow-violations <seconds>', "with --bounds: the SLO-violation seconds the stabilized bound may spend (default: Orchestry's own)")
     .action((options: SimOptions) => {
       try {

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { blindBound, lag1Autocorrelation, ruleBound, stabilizedBound } from '../../bench/sim/bounds.js';
-import { runSim, TRACES_DIR, tracesFor } from '../../bench/sim/cli.js';
+import { frontierFile, runSim, TRACES_DIR, tracesFor } from '../../bench/sim/cli.js';
+import { HPA_TARGETS, ORCHESTRY_TARGETS, type Frontier } from '../../bench/sim/frontier.js';
 import { GENERATED_TRACES, generatedCsv, seededRandom } from '../../bench/sim/generate.js';
 import { allowedViolationSeconds, checkGoals } from '../../bench/sim/goals.js';
 import { reactionSeconds, reversals } from '../../bench/sim/metrics.js';
@@ -150,6 +151,42 @@ describe('npm run sim -- --trace FILE --json', () => {
     } finally {
       rmSync(real, { recursive: true, force: true });
     }
+  });
+});
+
+describe('npm run sim -- --frontier', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'orchestry-frontier-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("prints every swept point of both scalers and writes the trace's SVG chart", () => {
+    const file = join(dir, 'plateau.csv');
+    writeFileSync(file, csvOf(plateau));
+    const written: string[] = [];
+    const f = JSON.parse(runSim({ trace: file, frontier: true, json: true, out: dir }, (line) => written.push(line))) as Frontier;
+    expect(Object.keys(f).sort()).toEqual(['dominated', 'hpa', 'oracle_replica_seconds', 'orchestry', 'trace', 'undominatable']);
+    expect(f.hpa.map((p) => p.target)).toEqual([...HPA_TARGETS]);
+    expect(f.orchestry.map((p) => p.target)).toEqual([...ORCHESTRY_TARGETS]);
+    for (const p of [...f.hpa, ...f.orchestry]) {
+      expect(Number.isInteger(p.replica_seconds) && p.replica_seconds >= plateau.length).toBe(true);
+      expect(Number.isInteger(p.slo_violation_seconds) && p.slo_violation_seconds >= 0).toBe(true);
+    }
+    for (const h of f.hpa) {
+      const by = f.orchestry.find((o) => o.target === h.dominated_by);
+      if (h.dominated_by === null) {
+        expect(f.orchestry.some((o) => o.replica_seconds <= h.replica_seconds && o.slo_violation_seconds <= h.slo_violation_seconds)).toBe(false);
+      } else {
+        expect(by!.replica_seconds).toBeLessThanOrEqual(h.replica_seconds);
+        expect(by!.slo_violation_seconds).toBeLessThanOrEqual(h.slo_violation_seconds);
+      }
+      // A point below every rules bound cannot be dominated.
+      if (h.below_every_rules_bound) expect(h.dominated_by).toBeNull();
+    }
+    expect(f.dominated).toBe(f.hpa.filter((h) => h.dominated_by !== null).length);
+    const svg = readFileSync(frontierFile(dir, file), 'utf8');
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.match(/<circle /g)).toHaveLength(ORCHESTRY_TARGETS.length);
+    expect(svg.match(/<rect x="[\d.]+" y="[\d.]+" width="(7|11)"/g)).toHaveLength(HPA_TARGETS.length);
+    expect(written.join('\n')).toContain('frontier-plateau.svg');
   });
 });
 
