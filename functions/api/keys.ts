@@ -3,12 +3,13 @@
  * and the first characters (to recognise a key in a listing); the clear key is shown once.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { eq } from 'drizzle-orm';
 import { findApiKeyByHash, insertApiKey, touchApiKey } from '../../db/queries/api-keys.js';
 import { apiKeys, type ApiKey, type ApiKeyScope } from '../../db/schema.js';
 import type { Deps } from '../deps.js';
+import { privateFileIfPresent, writePrivateFile } from '../dev/private-files.js';
 import type { Principal } from './context.js';
 
 export const KEY_PREFIX = 'orch_';
@@ -81,7 +82,8 @@ export const DEFAULT_BOOTSTRAP_FILE = '.orchestry/admin-key';
  * Makes sure there is an admin key for a local install. With ORCHESTRY_ADMIN_TOKEN set,
  * that token is the admin key and nothing is stored. Otherwise the key in `file` (made by an
  * earlier start) is used, and recorded in the database again if the database is new; without
- * a file, a new key is made, stored hashed, and written to `file` (mode 600) for the user.
+ * a file, a new key is made, stored hashed, and written to `file` for the user. The file is
+ * left at mode 600 on every start, whoever made it and however.
  */
 export async function ensureBootstrapKey(
   deps: Pick<Deps, 'db' | 'config' | 'log'>,
@@ -89,6 +91,7 @@ export async function ensureBootstrapKey(
 ): Promise<BootstrapResult> {
   if (options.token ?? deps.config.adminToken) return { source: 'env', revoked: false };
   const file = options.file ?? DEFAULT_BOOTSTRAP_FILE;
+  await privateFileIfPresent(file);
   const stored = await readFile(file, 'utf8').then(
     (text) => text.trim(),
     (error: NodeJS.ErrnoException) => {
@@ -107,7 +110,7 @@ export async function ensureBootstrapKey(
   const made = generateKey();
   await insertApiKey(deps.db.$primary, { name: 'local admin (bootstrap)', prefix: made.prefix, keyHash: made.keyHash, scope: 'admin' });
   await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, made.key + '\n', { mode: 0o600 });
+  await writePrivateFile(file, made.key + '\n');
   deps.log.info('bootstrap admin key created', { file, prefix: made.prefix });
   return { source: 'created', key: made.key, file, revoked: false };
 }

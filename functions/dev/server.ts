@@ -8,7 +8,6 @@
  * timers and wait for the jobs in flight, close both listeners (requests in flight may
  * finish), then close the database.
  */
-import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { relative } from 'node:path';
@@ -27,6 +26,7 @@ import { reconcileAll } from '../ops/apps.js';
 import { createRouter, type Router } from '../router/router.js';
 import type { RuntimeHealth } from '../runtime/types.js';
 import { lockStateDir, type StateLock } from './lock.js';
+import { privateDir } from './private-files.js';
 import { routerTargets, storeRouterMetrics } from './router-wiring.js';
 import { Scheduler } from './scheduler.js';
 import { depsEnv, devSettingsFromEnv, redactUrl, type DevSettings } from './settings.js';
@@ -155,7 +155,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const cwd = options.cwd ?? process.cwd();
   const print = options.print ?? ((text: string) => process.stdout.write(text));
   const settings = devSettingsFromEnv(env, cwd);
-  await mkdir(settings.stateDir, { recursive: true, mode: 0o700 });
+  await privateDir(settings.stateDir);
 
   const held = heldLogger();
   const log = held.log.child({ component: 'dev' });
@@ -173,7 +173,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 
   try {
     if (settings.pgliteDir) {
-      await mkdir(settings.pgliteDir, { recursive: true });
+      await privateDir(settings.pgliteDir);
       // PGlite is one process's files: a second dev server on them would corrupt them.
       lock = await lockStateDir(settings.pgliteDir);
     }

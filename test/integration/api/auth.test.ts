@@ -2,7 +2,7 @@
  * Authentication, scopes, key management, rate limiting and request ids, on PGlite and
  * Postgres; and the bootstrap admin key of a local install.
  */
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -220,6 +220,19 @@ describeEachTarget(
       const answer = await h.call('GET', '/api/v1/keys', { key: first.key! });
       expect(answer.status).toBe(200);
       expect(answer.body.keys.filter((k: { prefix: string }) => first.key!.startsWith(k.prefix))).toHaveLength(1);
+    });
+
+    it('leaves the key file at 0600 whatever mode it had: empty before, or holding a key', async () => {
+      const h = makeHarness(t.db, { config: { adminToken: undefined } });
+      const file = join(dir, 'preexisting-key');
+      await writeFile(file, '');
+      await chmod(file, 0o644);
+      const made = await ensureBootstrapKey(h.deps, { file });
+      expect(made.source).toBe('created');
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      await chmod(file, 0o644);
+      expect(await ensureBootstrapKey(h.deps, { file })).toMatchObject({ source: 'file', key: made.key });
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
     });
 
     it('says when the stored key was revoked instead of replacing it', async () => {
