@@ -99,7 +99,22 @@ export function depsEnv(env: Env, settings: DevSettings): Env {
   return merged;
 }
 
-/** A database URL fit for a banner: the password hidden. */
+/** Query parameters that libpq and node-postgres read a password from. */
+const SECRET_PARAMS = ['password', 'sslpassword'];
+
+/**
+ * A database URL fit for a banner: the password hidden. Parsed as a URL, not matched with a
+ * pattern, so a password holding '/', '@' or ':' cannot end the match early and show its rest;
+ * a URL that does not parse is not shown at all, since where its password ends is unknowable.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return '(a URL that does not parse; not shown)';
+  }
+  if (parsed.password) parsed.password = '***';
+  for (const name of SECRET_PARAMS) if (parsed.searchParams.has(name)) parsed.searchParams.set(name, '***');
+  return parsed.toString();
 }
