@@ -3,9 +3,10 @@
  * ecs-routing.ts), one group per capability, so each function is granted only the calls it
  * makes. Statements name the stage's cluster, its two task roles, its task log group, the apps
  * listener and the runtime's own name patterns (task family `orchestry-<stage>_<app>`, target
- * group `orch-…`) wherever the action has resource-level permissions; where it has none
- * (describes, RegisterTaskDefinition, CloudWatch reads) the statement is on "*" and narrowed
- * by a condition where AWS offers one. Creates and deletes further require the
+ * group `orch-…`) wherever the action has resource-level permissions (RegisterTaskDefinition
+ * and DescribeTaskDefinition are authorised against the task definition's family); where it
+ * has none (the other describes, CloudWatch reads) the statement is on "*" and narrowed by a
+ * condition where AWS offers one. Creates and deletes further require the
  * `orchestry:app` tag the runtime puts on everything it makes.
  *
  * Stages may share an account and region, so a stage's functions touch only that stage's
@@ -77,16 +78,16 @@ export function taskLifecycle(r: RuntimeResources): PolicyStatement[] {
     }),
     new PolicyStatement({
       sid: 'RegisterTaggedTaskDefinitions',
-      // No resource type: the tag condition is what narrows it, not to the stage's families;
-      // running a definition (RunTask above) is limited to them.
+      // Authorised against the family being registered: a stage registers only its own
+      // families, and only with the tag the runtime puts on them.
       actions: ['ecs:RegisterTaskDefinition'],
-      resources: ['*'],
+      resources: [taskDefinitions(r.stage)],
       conditions: requestTagged,
     }),
     new PolicyStatement({
       sid: 'DescribeTaskDefinitions',
       actions: ['ecs:DescribeTaskDefinition'],
-      resources: ['*'],
+      resources: [taskDefinitions(r.stage)],
     }),
     new PolicyStatement({
       sid: 'TagTasksOnCreate',

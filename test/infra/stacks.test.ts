@@ -472,8 +472,6 @@ describe('IAM', () => {
   // Actions AWS authorises only on "*" (no resource types), each used by a runtime call.
   const RESOURCE_STAR_ONLY = new Set([
     'ecs:ListTasks',
-    'ecs:RegisterTaskDefinition',
-    'ecs:DescribeTaskDefinition',
     'elasticloadbalancing:DescribeTargetGroups',
     'elasticloadbalancing:DescribeRules',
     'cloudwatch:GetMetricData',
@@ -495,7 +493,7 @@ describe('IAM', () => {
     for (const { where, statement } of allStatements(demo)) {
       if (!resourcesOf(statement).includes('*')) continue;
       for (const action of actionsOf(statement)) expect(RESOURCE_STAR_ONLY, `${where} ${action}`).toContain(action);
-      if (actionsOf(statement).some((a) => a === 'ecs:ListTasks' || a === 'ecs:RegisterTaskDefinition')) {
+      if (actionsOf(statement).includes('ecs:ListTasks')) {
         expect(statement.Condition, where).toBeDefined();
       }
     }
@@ -576,7 +574,9 @@ describe('IAM', () => {
     for (const sid of ['RunTasksInCluster', 'ManageClusterTasks', 'ListClusterTasks']) {
       expect(bySid[sid].Condition, sid).toEqual({ ArnEquals: { 'ecs:cluster': clusterArn } });
     }
-    expect(JSON.stringify(bySid.RunTasksInCluster.Resource)).toContain(':task-definition/orchestry-demo_*:*');
+    for (const sid of ['RunTasksInCluster', 'RegisterTaggedTaskDefinitions', 'DescribeTaskDefinitions']) {
+      expect(JSON.stringify(bySid[sid].Resource), sid).toContain(':task-definition/orchestry-demo_*:*');
+    }
     expect(bySid.ManageClusterTasks.Resource['Fn::Join'][1]).toEqual(expect.arrayContaining([':task/', clusterName, '/*']));
     expect(bySid.DescribeCluster.Resource).toEqual(clusterArn);
     expect(bySid.RegisterTaggedTaskDefinitions.Condition).toEqual({ Null: { 'aws:RequestTag/orchestry:app': 'false' } });
@@ -611,7 +611,7 @@ describe('IAM across stages', () => {
   const matches = (pattern: string, name: string) =>
     new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(name);
 
-  it('lets each stage run and tag only its own task definition families, whatever hyphens the names hold', () => {
+  it('lets each stage register, describe, run and tag only its own task definition families, whatever hyphens the names hold', () => {
     for (const [synth, stage, other] of [
       [demo, 'demo', 'production'],
       [production, 'production', 'demo'],
