@@ -8,7 +8,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Metafile } from 'esbuild';
+import { build, type BuildOptions, type Metafile } from 'esbuild';
 import { FUNCTION_DEFAULTS } from './functions.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -68,7 +68,8 @@ function packagesOf(metafile: Metafile): PackageBytes[] {
  */
 export async function buildLambda(source: string, outDir: string): Promise<BuiltBundle> {
   const nodejs = FUNCTION_DEFAULTS.nodejs ?? {};
-  const { external = [], ...override } = nodejs.esbuild ?? {};
+  // SST types these with its own esbuild's types; the options are the same.
+  const { external = [], ...override } = (nodejs.esbuild ?? {}) as BuildOptions;
   const splitting = nodejs.splitting === true;
   const result = await build({
     entryPoints: [path.resolve(REPO, source)],
@@ -77,7 +78,6 @@ export async function buildLambda(source: string, outDir: string): Promise<Built
     bundle: true,
     keepNames: true,
     logLevel: 'silent',
-    metafile: true,
     format: 'esm',
     target: 'esnext',
     mainFields: ['module', 'main'],
@@ -89,8 +89,10 @@ export async function buildLambda(source: string, outDir: string): Promise<Built
     external: ['sharp', 'pg-native', ...external, ...RUNTIME_PROVIDED],
     minify: true,
     sourcemap: false,
+    metafile: true,
   });
-  const outputs = Object.entries(result.metafile.outputs);
+  const metafile = result.metafile!;
+  const outputs = Object.entries(metafile.outputs);
   const files = outputs.map(([file]) => path.resolve(REPO, file));
   const entryOutput = outputs.find(([, output]) => output.entryPoint !== undefined);
   if (!entryOutput) throw new Error(`esbuild wrote no module for ${source}`);
@@ -100,7 +102,7 @@ export async function buildLambda(source: string, outDir: string): Promise<Built
     files,
     bytes: files.reduce((sum, f) => sum + statSync(f).size, 0),
     entryBytes: statSync(entry).size,
-    packages: packagesOf(result.metafile),
-    inputs: Object.keys(result.metafile.inputs),
+    packages: packagesOf(metafile),
+    inputs: Object.keys(metafile.inputs),
   };
 }
