@@ -18,7 +18,7 @@ import { appAlreadyExists, appNotFound, OrchestryError, validationError } from '
 import { initialReplicas, parseSpec, readSpec, toContainerTemplate, toHealthCheckRow, toPolicyRow } from '../core/spec.js';
 import type { ReplicaHandle } from '../runtime/types.js';
 import type { OpsDeps } from './deps.js';
-import { reconcile, type ReconcileResult, type RuntimeFailure } from './reconcile.js';
+import { reconcile, STOP_CONCURRENCY, type ReconcileResult, type RuntimeFailure } from './reconcile.js';
 import { reconcileUntilConverged, waitForReplicas, type WaitResult } from './wait.js';
 
 export type SpecContentType = 'yaml' | 'json';
@@ -473,9 +473,12 @@ export async function deleteApp(deps: OpsDeps, name: string, options: DeleteOpti
   // Whatever the runtime still has for the app (a start in flight elsewhere, a stop that
   // failed) goes too.
   const leftovers: ReplicaHandle[] = await runtimeCall(`Listing the replicas of '${name}'`, () => deps.runtime.list(name));
-  for (const handle of leftovers) {
-    await runtimeCall(`Stopping ${handle.name}`, () => deps.runtime.stop({ id: handle.id, app: name }, { graceSeconds: 0 }));
-  }
+  const stopping = pLimit(STOP_CONCURRENCY);
+  await Promise.all(
+    leftovers.map((handle) =>
+      stopping(() => runtimeCall(`Stopping ${handle.name}`, () => deps.runtime.stop({ id: handle.id, app: name }, { graceSeconds: 0 }))),
+    ),
+  );
   await runtimeCall(`Removing the runtime's resources of '${name}'`, () => deps.runtime.removeApp(name));
   await deps.db.transaction(async (tx) => {
     if (!(await lockApp(tx, name))) return;

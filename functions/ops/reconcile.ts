@@ -79,6 +79,12 @@ export interface ReconcileOptions {
 }
 
 const DEFAULT_MAX_STEPS = 10_000;
+/**
+ * Stops due at the same time are made together, this many at once: each waits on the
+ * runtime (a grace period, a task draining) independently of the others, so one after
+ * another would make a stop of N replicas take N grace periods.
+ */
+export const STOP_CONCURRENCY = 8;
 /** A failure that repeats on every tick (an unreachable runtime) is recorded once per this. */
 const REPEATED_FAILURE_EVENT_SECONDS = 300;
 
@@ -475,7 +481,9 @@ export async function claimStep(
       await settleApp(tx, app, status, running);
       return { kind: 'idle', converged: plan.converged, nextCheckAt: plan.converged ? null : plan.nextCheckAt, status, desired, running };
     }
-    return recordIntent(tx, view, plan.action, at);
+    const step = await recordIntent(tx, view, plan.action, at);
+    // Force means now: no drain (plan.ts) and no grace period either, like `docker rm -f`.
+    return options.force === true && step.kind === 'stop' ? { ...step, graceSeconds: 0 } : step;
   });
 }
 
@@ -765,6 +773,10 @@ export async function reconcile(deps: OpsDeps, appName: string, now?: Date, opti
     if (settleOnly) deps.log.error('reconcile stopped after too many steps', { app: appName, steps });
     const step = await claimStep(deps, appName, at(), { force: options.force, settleOnly });
     if (step.kind === 'gone') return gone(actions);
+    if (step.kind === 'stop' && !settleOnly) {
+      actions += await stopTogether(deps, appName, step, errors, options.force);
+      continue;
+    }
     if (step.kind === 'idle') {
       return {
         appName,
@@ -781,4 +793,34 @@ export async function reconcile(deps: OpsDeps, appName: string, now?: Date, opti
     await performStep(deps, appName, step, errors);
     actions++;
   }
+}
+
+/**
+ * Claims the other stops due now (up to STOP_CONCURRENCY in all) and makes them at once.
+ * Each claim marks its row `stopping`, so a reconcile running elsewhere meanwhile (a job's
+ * pass) finds nothing to do for these rows instead of draining or stopping them itself. A
+ * claim that is not a stop (a start, a drain) has its intent recorded already: it is made
+ * after the stops. Returns the number of steps made.
+ */
+async function stopTogether(
+  deps: OpsDeps,
+  name: string,
+  first: Extract<ClaimedStep, { kind: 'stop' }>,
+  errors: RuntimeFailure[],
+  force: boolean | undefined,
+): Promise<number> {
+  const stops = [first];
+  let other: ClaimedStep | undefined;
+  while (stops.length < STOP_CONCURRENCY) {
+    const next = await claimStep(deps, name, deps.clock.now(), { force });
+    if (next.kind !== 'stop') {
+      other = next;
+      break;
+    }
+    stops.push(next);
+  }
+  await Promise.all(stops.map((stop) => performStep(deps, name, stop, errors)));
+  if (!other) return stops.length;
+  await performStep(deps, name, other, errors);
+  return stops.length + (other.kind === 'idle' || other.kind === 'gone' ? 0 : 1);
 }
