@@ -30,7 +30,9 @@ import {
 
 const tz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
-export const APP_STATUSES = ['registered', 'starting', 'running', 'stopping', 'stopped', 'error', 'updating'] as const;
+// Added: `scaled_to_zero`, an app the scaler took to no replicas for want of traffic: unlike
+// `stopped` it is up (its first request wakes it, docs/scale-to-zero.md).
+export const APP_STATUSES = ['registered', 'starting', 'running', 'stopping', 'stopped', 'error', 'updating', 'scaled_to_zero'] as const;
 export const APP_MODES = ['auto', 'manual'] as const;
 export const INSTANCE_STATUSES = ['starting', 'running', 'stopping', 'stopped', 'error', 'draining'] as const;
 export const HEALTH_STATUSES = ['unknown', 'healthy', 'unhealthy', 'starting'] as const;
@@ -261,6 +263,8 @@ export const scalingPolicies = pgTable(
     rpsWeight: real('rps_weight').default(1.0),
     latencyWeight: real('latency_weight').default(1.5),
     connectionWeight: real('connection_weight').default(0.8),
+    // Added: with min_replicas 0, how long an app must have had no traffic before it goes to zero.
+    scaleToZeroAfterSeconds: integer('scale_to_zero_after_seconds').default(300),
     createdAt: tz('created_at').defaultNow(),
     updatedAt: tz('updated_at').defaultNow(),
   },
@@ -277,6 +281,7 @@ export const scalingPolicies = pgTable(
       'valid_weights',
       sql`${t.cpuWeight} >= 0 AND ${t.memoryWeight} >= 0 AND ${t.rpsWeight} >= 0 AND ${t.latencyWeight} >= 0 AND ${t.connectionWeight} >= 0`,
     ),
+    check('valid_scale_to_zero_after', sql`${t.scaleToZeroAfterSeconds} >= 0`),
     index('idx_scaling_policies_updated_at').on(t.updatedAt.desc()),
   ],
 );

@@ -17,6 +17,7 @@ import {
   type ScalingPolicy,
   type ScalingReason,
 } from '../../functions/core/scaling.js';
+import { TRAFFIC_METRICS, type TrafficHistory } from '../../functions/core/scale-to-zero.js';
 import { queryRows, type Database } from '../client.js';
 import { withDbErrors } from '../errors.js';
 import { scalingPolicies, type AppMode, type AppStatus } from '../schema.js';
@@ -53,6 +54,8 @@ export interface ScalerInput {
   /** Replicas started but not ready yet. */
   startingReplicas: number;
   window: MetricWindow;
+  /** For apps whose minimum is 0: their recent traffic (see scale-to-zero.ts). */
+  traffic?: TrafficHistory;
   lastDecision: LastDecision | null;
 }
 
@@ -65,6 +68,8 @@ interface InputRow {
   policy: Record<string, number | null> | null;
   ready: number | string;
   starting: number | string;
+  last_busy_at: string | Date | null;
+  first_sample_at: string | Date | null;
   metric_window: Array<{ metric: string; avg: number; max: number; p95: number; count: number | string; latest_at: string }> | null;
   last_decision: {
     evaluated_at: string;
@@ -120,6 +125,8 @@ export async function scalerInputs(db: Database, now: Date, opts: { app?: string
           SELECT a.name, a.mode, a.status, a.desired_replicas, a.last_scaled_at,
                  coalesce(h.enabled, false) AS checks_enabled,
                  coalesce(p.evaluation_window_seconds, ${DEFAULT_POLICY.evaluationWindowSeconds}::int) AS window_seconds,
+                 coalesce(p.min_replicas, ${DEFAULT_POLICY.minReplicas}::int) AS min_replicas,
+                 coalesce(p.scale_to_zero_after_seconds, ${DEFAULT_POLICY.scaleToZeroAfterSeconds}::int) AS zero_after_seconds,
                  CASE WHEN p.app_name IS NULL THEN NULL ELSE ${policyJson} END AS policy
           FROM applications a
           LEFT JOIN scaling_policies p ON p.app_name = a.name
@@ -161,6 +168,17 @@ export async function scalerInputs(db: Database, now: Date, opts: { app?: string
             AND NOT EXISTS (SELECT 1 FROM in_window w WHERE w.app_name = m.app_name AND w.metric_type = m.metric_type)
           GROUP BY m.app_name, m.metric_type
         ),
+        -- Scale to zero only: the last traffic and the first sample since one idle period plus a
+        -- window ago. Read for apps whose minimum is 0 alone, so the others' tick pays nothing.
+        traffic AS (
+          SELECT m.app_name, max(m."timestamp") FILTER (WHERE m.value > 0) AS last_busy_at,
+            min(m."timestamp") AS first_sample_at
+          FROM metrics m JOIN apps a ON a.name = m.app_name
+          WHERE a.min_replicas = 0 AND m.metric_type IN (${sql.join(TRAFFIC_METRICS.map((m) => sql`${m}`), sql`, `)})
+            AND m."timestamp" > ${at} - make_interval(secs => (a.zero_after_seconds + a.window_seconds)::float8)
+            AND m."timestamp" <= ${at}
+          GROUP BY m.app_name
+        ),
         windows AS (
           SELECT app_name,
             json_agg(json_build_object(
@@ -171,7 +189,7 @@ export async function scalerInputs(db: Database, now: Date, opts: { app?: string
         )
         SELECT a.name AS app_name, a.mode, a.status, a.desired_replicas, a.last_scaled_at, a.policy,
           coalesce(c.ready, 0) AS ready, coalesce(c.starting, 0) AS starting,
-          w.metric_window,
+          w.metric_window, t.last_busy_at, t.first_sample_at,
           CASE WHEN d.app_name IS NULL THEN NULL ELSE json_build_object(
             'evaluated_at', d.evaluated_at, 'reason', d.reason, 'current_replicas', d.current_replicas,
             'desired_replicas', d.desired_replicas, ${opts.app !== undefined ? sql`'decision', d.decision, ` : sql``}'recommendations', d.recommendations)
@@ -179,6 +197,7 @@ export async function scalerInputs(db: Database, now: Date, opts: { app?: string
         FROM apps a
         LEFT JOIN replica_counts c ON c.app_name = a.name
         LEFT JOIN windows w ON w.app_name = a.name
+        LEFT JOIN traffic t ON t.app_name = a.name
         LEFT JOIN scaling_decisions d ON d.app_name = a.name
         ORDER BY a.name`,
     ),
@@ -208,6 +227,9 @@ function inputFromRow(r: InputRow): ScalerInput {
     readyReplicas: Number(r.ready),
     startingReplicas: Number(r.starting),
     window,
+    ...(r.first_sample_at !== null || r.last_busy_at !== null
+      ? { traffic: { lastBusyAt: toDate(r.last_busy_at), firstSampleAt: toDate(r.first_sample_at) } }
+      : {}),
     lastDecision: d
       ? {
           evaluatedAt: new Date(d.evaluated_at),
@@ -239,7 +261,9 @@ export async function applyScaling(tx: Database, changes: ScalingChange[], at: D
       tx,
       sql`
         UPDATE applications a
-        SET desired_replicas = c.to_replicas, last_scaled_at = ${at.toISOString()}::timestamptz, updated_at = now()
+        SET desired_replicas = c.to_replicas, last_scaled_at = ${at.toISOString()}::timestamptz, updated_at = now(),
+          -- Only idle_to_zero brings an app in auto mode to 0 (decide()'s floor is 1 otherwise).
+          status = CASE WHEN c.to_replicas = 0 THEN 'scaled_to_zero' ELSE a.status END
         FROM unnest(
           ${sql.param(changes.map((c) => c.appName))}::varchar[],
           ${sql.param(changes.map((c) => c.from))}::int[],

@@ -98,6 +98,7 @@ export function policyToApi(policy: ScalingPolicy) {
     rps_weight: policy.rpsWeight,
     latency_weight: policy.latencyWeight,
     connection_weight: policy.connectionWeight,
+    scale_to_zero_after_seconds: policy.scaleToZeroAfterSeconds,
   };
 }
 

@@ -330,6 +330,7 @@ export const PolicySchema = z
     rps_weight: z.number().nullable(),
     latency_weight: z.number().nullable(),
     connection_weight: z.number().nullable(),
+    scale_to_zero_after_seconds: z.number().nullable().openapi({ description: 'With min_replicas 0: seconds without requests before the app goes to zero' }),
   })
   .openapi('ScalingPolicy');
 

@@ -5,6 +5,8 @@
  * is what production does. docs/scaling.md explains every rule and reason code.
  */
 
+import { scaleToZeroStatus, type ScaleToZeroStatus, type TrafficHistory } from './scale-to-zero.js';
+
 export const SCALING_METRICS = ['cpu_percent', 'memory_percent', 'rps', 'latency_p95', 'active_connections'] as const;
 export type ScalingMetric = (typeof SCALING_METRICS)[number];
 
@@ -29,6 +31,8 @@ export interface ScalingPolicy {
   rpsWeight: number;
   latencyWeight: number;
   connectionWeight: number;
+  /** With minReplicas 0: how long rps and in-flight must be zero before the app goes to 0. */
+  scaleToZeroAfterSeconds: number;
 }
 
 /** The defaults of the `scaling_policies` table, column for column. */
@@ -52,6 +56,7 @@ export const DEFAULT_POLICY: Readonly<ScalingPolicy> = Object.freeze({
   rpsWeight: 1.0,
   latencyWeight: 1.5,
   connectionWeight: 0.8,
+  scaleToZeroAfterSeconds: 300,
 });
 
 /**
@@ -105,6 +110,8 @@ export interface ScalingState {
    * count (see CLEARLY_FALLEN_REPLICAS).
    */
   lastDirection?: ScalingDirection;
+  /** Recent traffic, for scale to zero (read only for apps whose minimum is 0). */
+  traffic?: TrafficHistory;
 }
 
 export type ScalingDirection = 'out' | 'in' | 'hold';
@@ -129,6 +136,7 @@ export const SCALING_REASONS = [
   'stale_metrics',
   'below_min',
   'above_max',
+  'idle_to_zero',
 ] as const;
 export type ScalingReason = (typeof SCALING_REASONS)[number];
 
@@ -177,6 +185,8 @@ export interface ScalingDecision {
   };
   /** True while per-replica metrics still describe the count before the last change. */
   settling: boolean;
+  /** With minReplicas 0: how long until the app goes to zero, or why it does not. */
+  scaleToZero: ScaleToZeroStatus | null;
   /** The highest recommendation over the stabilization window, this one included. */
   stabilizedReplicas: number;
   evaluatedAt: string;
@@ -294,6 +304,9 @@ export function decide(policy: ScalingPolicy, window: MetricWindow, state: Scali
   const min = Math.max(0, Math.floor(policy.minReplicas));
   const max = Math.max(min, Math.floor(policy.maxReplicas));
   const current = Math.max(0, Math.floor(state.currentReplicas));
+  // Only idle_to_zero takes a running app to 0: the ordinary rules see idle load as "fewer",
+  // and would scale to zero on a quiet minute without asking whether anyone is using it.
+  const floor = current > 0 ? Math.max(min, 1) : min;
   const ready = Math.max(0, Math.floor(state.readyReplicas));
   const starting = Math.max(0, Math.floor(state.startingReplicas));
   const outThreshold = policy.scaleOutThresholdPct / 100;
@@ -346,19 +359,34 @@ export function decide(policy: ScalingPolicy, window: MetricWindow, state: Scali
   // compound (1000 ms seen on 1 replica, times 7 ready ones, asks for 50); app totals do not
   // depend on the count, so only they may raise it while the window turns over.
   const sizing = proposing.filter((m) => !settling || METRIC_SPECS[m].kind === 'total');
-  const outWanted = clamp(Math.max(current, ...sizing.map(proposalOf)), min, max);
+  const outWanted = clamp(Math.max(current, ...sizing.map(proposalOf)), floor, max);
   // The recommendation is what the metrics ask for, however the thresholds then rule; the
   // highest over the stabilization window bounds every scale-in.
   const asked = proposing.length ? Math.max(...proposing.map(proposalOf)) : current;
-  const recommendation = clamp(asked, min, max);
+  const recommendation = clamp(asked, floor, max);
   const history = pruneRecommendations(state.recommendations, now, policy.stabilizationWindowSeconds);
   const stabilized = Math.max(recommendation, ...history.map((r) => r.replicas));
+
+  const zero =
+    min === 0 && current > 0
+      ? scaleToZeroStatus({
+          afterSeconds: policy.scaleToZeroAfterSeconds,
+          traffic: { rps: freshPeak(window.rps, staleBefore), active_connections: freshPeak(window.active_connections, staleBefore) },
+          staleMetrics,
+          current,
+          ready,
+          starting,
+          lastScaledAt: state.lastScaledAt,
+          history: state.traffic,
+          now,
+        })
+      : null;
 
   const finish = (desired: number, reason: ScalingReason, message: string): ScalingDecision => ({
     desiredReplicas: desired,
     currentReplicas: current,
     reason,
-    message,
+    message: zero && desired > 0 ? `${message}; ${zeroNote(zero)}` : message,
     inputs,
     replicas: { current, ready, starting },
     policy: {
@@ -374,6 +402,7 @@ export function decide(policy: ScalingPolicy, window: MetricWindow, state: Scali
       evaluationWindowSeconds: policy.evaluationWindowSeconds,
     },
     settling,
+    scaleToZero: zero,
     stabilizedReplicas: stabilized,
     evaluatedAt: now.toISOString(),
     recommendation: { at: now.toISOString(), replicas: recommendation },
@@ -381,6 +410,9 @@ export function decide(policy: ScalingPolicy, window: MetricWindow, state: Scali
 
   if (current < min) return finish(min, 'below_min', `${current} replicas is below the minimum of ${min}`);
   if (current > max) return finish(max, 'above_max', `${current} replicas is above the maximum of ${max}`);
+  if (zero?.secondsLeft === 0) {
+    return finish(0, 'idle_to_zero', `no requests and none in flight for ${zero.idleSeconds}s (scaleToZeroAfterSeconds ${zero.afterSeconds}): ${current} → 0`);
+  }
   if (!fresh.length) {
     return finish(
       current,
@@ -425,7 +457,7 @@ export function decide(policy: ScalingPolicy, window: MetricWindow, state: Scali
   if (starting > 0 || ready < current) {
     return finish(current, 'starting_replicas', `${inText}, but ${notReady(current, ready, starting)}: no scale-in until they carry load`);
   }
-  if (current <= min) return finish(current, 'at_min', `${inText}, but already at the minimum of ${min}`);
+  if (current <= floor) return finish(current, 'at_min', `${inText}, but already at the minimum of ${floor}`);
   if (stabilized >= current) {
     return finish(current, 'stabilizing', `${inText}, but ${stabilized} was recommended within the last ${policy.stabilizationWindowSeconds}s`);
   }
@@ -440,6 +472,16 @@ export function decide(policy: ScalingPolicy, window: MetricWindow, state: Scali
   const desired = Math.max(stabilized, current - step);
   if (desired > stabilized) return finish(desired, 'step_limited', `${inText} asks for ${stabilized}; limited to -${step} per decision`);
   return finish(desired, 'scale_in', `${inText}: ${current} → ${desired}`);
+}
+
+function zeroNote(zero: ScaleToZeroStatus): string {
+  return zero.secondsLeft !== null ? `to zero in ${zero.secondsLeft}s if it stays idle` : `not to zero: ${zero.blockedBy}`;
+}
+
+/** A metric's highest fresh sample in the window; null when it is missing, empty or stale. */
+function freshPeak(agg: MetricAggregate | undefined, staleBefore: number): number | null {
+  if (!agg || !(agg.count > 0) || !(agg.latestAt.getTime() >= staleBefore) || !Number.isFinite(agg.max)) return null;
+  return Math.max(agg.max, 0);
 }
 
 /** The window's highest sample (its p95 for latency when there is one); null when unusable. */

@@ -60,6 +60,7 @@ export interface ScalingSpec {
   rpsWeight: number;
   latencyWeight: number;
   connectionWeight: number;
+  scaleToZeroAfterSeconds: number;
 }
 
 interface HealthCheckTimings {
@@ -172,6 +173,8 @@ export const POLICY_FIELDS: readonly PolicyField[] = [
   { column: 'rpsWeight', specKey: 'rpsWeight', apiKey: 'rps_weight', default: 1, integer: false, min: 0, max: 100 },
   { column: 'latencyWeight', specKey: 'latencyWeight', apiKey: 'latency_weight', default: 1.5, integer: false, min: 0, max: 100 },
   { column: 'connectionWeight', specKey: 'connectionWeight', apiKey: 'connection_weight', default: 0.8, integer: false, min: 0, max: 100 },
+  // As short as the shortest window: below it the window could show no sample of a request just served.
+  { column: 'scaleToZeroAfterSeconds', specKey: 'scaleToZeroAfterSeconds', apiKey: 'scale_to_zero_after_seconds', default: 300, integer: true, min: 10, max: 86_400 },
 ];
 
 export const SCALING_DEFAULTS: ScalingSpec = {

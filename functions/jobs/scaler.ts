@@ -41,6 +41,7 @@ export function decisionFor(input: ScalerInput, now: Date): ScalingDecision {
       startingReplicas: input.startingReplicas,
       lastScaledAt: input.lastScaledAt,
       recommendations: input.lastDecision?.recommendations ?? [],
+      ...(input.traffic ? { traffic: input.traffic } : {}),
       ...(input.lastDecision ? { lastReason: input.lastDecision.reason, lastDirection: directionOf(input.lastDecision) } : {}),
     },
     now,
@@ -184,7 +185,9 @@ export async function explainScaling(deps: Deps, name: string, now: Date): Promi
   const evaluatedByScaler = input.mode === 'auto' && SCALABLE_STATUSES.includes(input.status) && input.desiredReplicas > 0;
   const note = evaluatedByScaler
     ? null
-    : input.mode !== 'auto'
+    : input.status === 'scaled_to_zero'
+      ? 'scaled to zero for want of traffic: the next request wakes it'
+      : input.mode !== 'auto'
       ? 'mode is manual: the scaler does not change this app (set mode auto with PUT /api/v1/apps/' + name + '/scaling)'
       : input.desiredReplicas === 0 || !SCALABLE_STATUSES.includes(input.status)
         ? `the app is ${input.status} with ${input.desiredReplicas} desired replicas: the scaler acts only on started apps`

@@ -171,6 +171,8 @@ export function appStatusFor(input: {
   const { current, desired, revision, rows } = input;
   const active = rows.filter((r) => r.status !== 'stopped');
   if (desired === 0) {
+    // Replicas draining on the way to zero are not a stop: the app stays up, at zero.
+    if (current === 'scaled_to_zero') return current;
     if (active.length > 0) return 'stopping';
     return current === 'registered' ? 'registered' : 'stopped';
   }

@@ -48,7 +48,7 @@ describeEachTarget(
         expect(answer.status).toBe(200);
         expect(answer.body).toMatchObject({ app_name: 'sc-app', mode: 'auto', last_decision: null });
         expect(answer.body.policy).toMatchObject({ min_replicas: 1, max_replicas: 6, scale_out_threshold_pct: 80, latency_weight: 1.5 });
-        expect(Object.keys(answer.body.policy)).toHaveLength(19);
+        expect(Object.keys(answer.body.policy)).toHaveLength(20);
       });
 
       it('takes a subset of fields, records old and new values, and moves the desired count into new bounds', async () => {

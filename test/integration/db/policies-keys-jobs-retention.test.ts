@@ -25,7 +25,7 @@ describeEachTarget('policies, health checks, API keys, job runs and retention qu
     const api = policyToApi(changed);
     expect(api).toMatchObject({ app_name: 'pol-app', min_replicas: 2, max_replicas: 8, cooldown_seconds: 30, connection_weight: 0.8 });
     expect(Object.keys(api)).not.toContain('created_at');
-    expect(Object.keys(api)).toHaveLength(20);
+    expect(Object.keys(api)).toHaveLength(21);
   });
 
   it('upsertPolicy rejects min > max naming both fields, and an unknown app as APP_NOT_FOUND', async () => {

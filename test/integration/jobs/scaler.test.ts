@@ -114,6 +114,58 @@ describeEachTarget(
       expect((await eventsOf(t.db, 'quiet')).filter((e) => e.source === 'scaler')).toHaveLength(2);
     });
 
+    it('takes an idle app with minReplicas 0 to zero after scaleToZeroAfterSeconds, and says so', async () => {
+      const { deps, runtime, clock } = jobDeps(t.db);
+      await startedApp(deps, 'sleepy', 1, { minReplicas: 0, maxReplicas: 5, drainSeconds: 0 });
+      await upsertPolicy(t.db.$primary, 'sleepy', { scaleToZeroAfterSeconds: 120 });
+      clock.advance(SETTLED_SECONDS);
+      // The router's samples every 10 s: one request 100 s ago, nothing since.
+      const now = clock.now().getTime();
+      const samples = Array.from({ length: 20 }, (_, i) => {
+        const at = new Date(now - i * 10_000);
+        return [
+          { appName: 'sleepy', metricType: 'rps' as const, value: i === 10 ? 0.1 : 0, aggregationLevel: 'app' as const, timestamp: at },
+          { appName: 'sleepy', metricType: 'active_connections' as const, value: 0, aggregationLevel: 'app' as const, timestamp: at },
+        ];
+      }).flat();
+      await insertMetrics(t.db.$primary, samples);
+      const early = await explainScaling(deps, 'sleepy', clock.now());
+      expect(early.decision.scaleToZero).toMatchObject({ afterSeconds: 120, idleSeconds: 100, secondsLeft: 20, blockedBy: 'idle for 100s of 120s' });
+      await run(deps, clock.now());
+      expect(await desiredOf('sleepy')).toBe(1);
+
+      clock.advance(30);
+      await insertMetrics(t.db.$primary, [
+        { appName: 'sleepy', metricType: 'rps', value: 0, aggregationLevel: 'app', timestamp: clock.now() },
+        { appName: 'sleepy', metricType: 'active_connections', value: 0, aggregationLevel: 'app', timestamp: clock.now() },
+      ]);
+      const tick = await run(deps, clock.now());
+      expect(tick.counts).toMatchObject({ scaled_in: 1 });
+      expect(await desiredOf('sleepy')).toBe(0);
+      expect((await decisionOf('sleepy')).reason).toBe('idle_to_zero');
+      const [app] = await t.db.$primary.select().from(applications).where(eq(applications.name, 'sleepy'));
+      expect(app!.status).toBe('scaled_to_zero');
+      const [event] = (await eventsOf(t.db, 'sleepy')).filter((e) => e.source === 'scaler').slice(-1);
+      expect(event!.details).toMatchObject({ from: 1, to: 0, reason: 'idle_to_zero', applied: true });
+      expect(runtime.runningOf('sleepy')).toHaveLength(0);
+      const explained = await explainScaling(deps, 'sleepy', clock.now());
+      expect(explained).toMatchObject({ status: 'scaled_to_zero', evaluatedByScaler: false });
+      expect(explained.note).toMatch(/scaled to zero .* the next request wakes it/);
+    });
+
+    it('never takes an app with minReplicas 0 to zero without traffic samples', async () => {
+      const { deps, clock } = jobDeps(t.db);
+      await startedApp(deps, 'unmeasured', 1, { minReplicas: 0, maxReplicas: 5 });
+      await upsertPolicy(t.db.$primary, 'unmeasured', { scaleToZeroAfterSeconds: 30 });
+      clock.advance(3600);
+      await insertMetrics(t.db.$primary, [
+        { appName: 'unmeasured', metricType: 'cpu_percent', value: 0, aggregationLevel: 'instance', timestamp: clock.now() },
+      ]);
+      await run(deps, clock.now());
+      expect(await desiredOf('unmeasured')).toBe(1);
+      expect((await decisionOf('unmeasured')).decision).toMatchObject({ scaleToZero: { blockedBy: 'rps and active_connections missing or stale: traffic unknown, never to zero' } });
+    });
+
     it('leaves manual apps and stopped apps alone', async () => {
       const { deps, clock } = jobDeps(t.db);
       await startedApp(deps, 'by-hand', 1, { mode: 'manual' });

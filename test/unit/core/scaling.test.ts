@@ -72,6 +72,13 @@ describe('decide: one scenario per reason code', () => {
     stale_metrics: () => decide(policy(), { ...idle, cpu_percent: sample(7, { latestAt: ago(121) }) }, state(), NOW),
     below_min: () => decide(policy({ minReplicas: 3 }), calm, state({ currentReplicas: 2, readyReplicas: 2 }), NOW),
     above_max: () => decide(policy({ maxReplicas: 3 }), calm, state(), NOW),
+    idle_to_zero: () =>
+      decide(
+        policy({ minReplicas: 0 }),
+        { ...idle, rps: sample(0), active_connections: sample(0) },
+        state({ currentReplicas: 1, readyReplicas: 1, traffic: { lastBusyAt: ago(400), firstSampleAt: ago(360) } }),
+        NOW,
+      ),
   };
 
   it('covers every reason code', () => {
@@ -101,6 +108,7 @@ describe('decide: one scenario per reason code', () => {
       stale_metrics: 4,
       below_min: 3,
       above_max: 3,
+      idle_to_zero: 0,
     });
   });
 });
@@ -325,6 +333,7 @@ const policyArb: fc.Arbitrary<ScalingPolicy> = fc
     rpsWeight: fc.oneof(fc.constant(0), fc.double({ min: 0.1, max: 3, noNaN: true })),
     latencyWeight: fc.oneof(fc.constant(0), fc.double({ min: 0.1, max: 3, noNaN: true })),
     connectionWeight: fc.oneof(fc.constant(0), fc.double({ min: 0.1, max: 3, noNaN: true })),
+    scaleToZeroAfterSeconds: fc.integer({ min: 10, max: 900 }),
   })
   .map(({ span, outGap, ...p }) => ({
     ...p,

@@ -123,6 +123,7 @@ describe('parseSpec: defaults', () => {
         rpsWeight: 1,
         latencyWeight: 1.5,
         connectionWeight: 0.8,
+        scaleToZeroAfterSeconds: 300,
       },
       healthCheck: {
         protocol: 'HTTP',
