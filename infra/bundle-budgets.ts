@@ -28,7 +28,7 @@ export const LAMBDA_BUDGETS = {
   collector: { source: 'functions/jobs/metric-collector.ts', kind: 'scheduled', budgetBytes: 470 * KB, goalBytes: 400 * KB },
   rollup: { source: 'functions/jobs/metric-rollup.ts', kind: 'scheduled', budgetBytes: 470 * KB, goalBytes: 400 * KB },
   cleanup: { source: 'functions/jobs/cleanup.ts', kind: 'scheduled', budgetBytes: 470 * KB, goalBytes: 400 * KB },
-  migrate: { source: 'functions/jobs/migrate.ts', kind: 'deploy', budgetBytes: 430 * KB, goalBytes: 400 * KB },
+  migrate: { source: 'functions/jobs/migrate.ts', kind: 'deploy', budgetBytes: 450 * KB, goalBytes: 400 * KB },
 } as const satisfies Record<string, LambdaBudget>;
 
 export type LambdaKey = keyof typeof LAMBDA_BUDGETS;

@@ -29,6 +29,11 @@ export const FUNCTION_DEFAULTS: FunctionProps = {
     // Unminified, a bundle is about twice the size and builds several times faster.
     minify: false,
     sourcemap: false,
+    // Each dynamic import() becomes its own file, loaded only when reached: a cold start then
+    // parses only what its path needs (with one file, sst/node/config's static import of
+    // @aws-sdk/client-ssm loaded the SSM client into every cold start, secrets bound or not,
+    // and both database drivers and the ECS runtime were parsed on every start).
+    splitting: true,
     esbuild: {
       // Every one of these is required inside a try/catch by a dependency and only used when
       // present: pg's optional native driver, ssh2's native crypto and cpu-features (dockerode
