@@ -23,8 +23,8 @@ const KB = 1000;
 
 export const LAMBDA_BUDGETS = {
   api: { source: 'functions/api/lambda.ts', kind: 'api', budgetBytes: 1280 * KB, goalBytes: 700 * KB },
-  scaler: { source: 'functions/jobs/scaler.ts', kind: 'scheduled', budgetBytes: 1120 * KB, goalBytes: 400 * KB },
-  prober: { source: 'functions/jobs/health-prober.ts', kind: 'scheduled', budgetBytes: 1110 * KB, goalBytes: 400 * KB },
+  scaler: { source: 'functions/jobs/scaler.ts', kind: 'scheduled', budgetBytes: 510 * KB, goalBytes: 400 * KB },
+  prober: { source: 'functions/jobs/health-prober.ts', kind: 'scheduled', budgetBytes: 510 * KB, goalBytes: 400 * KB },
   collector: { source: 'functions/jobs/metric-collector.ts', kind: 'scheduled', budgetBytes: 470 * KB, goalBytes: 400 * KB },
   rollup: { source: 'functions/jobs/metric-rollup.ts', kind: 'scheduled', budgetBytes: 470 * KB, goalBytes: 400 * KB },
   cleanup: { source: 'functions/jobs/cleanup.ts', kind: 'scheduled', budgetBytes: 470 * KB, goalBytes: 400 * KB },

@@ -22,7 +22,7 @@ import { run as runCollector } from '../jobs/metric-collector.js';
 import { run as runRollup } from '../jobs/metric-rollup.js';
 import { run as runScaler } from '../jobs/scaler.js';
 import { createLogger, type Logger, type LogLevel } from '../log.js';
-import { reconcileAll } from '../ops/apps.js';
+import { reconcileAll } from '../ops/reconcile-all.js';
 import { createRouter, type Router } from '../router/router.js';
 import type { RuntimeHealth } from '../runtime/types.js';
 import { lockStateDir, type StateLock } from './lock.js';

@@ -21,7 +21,7 @@ import { applications, healthChecks, instances, type HealthCheck, type HealthSta
 import { appNotFound } from '../core/errors.js';
 import { isProbeDue, nextHealth, type Health } from '../core/health.js';
 import type { Deps } from '../deps.js';
-import { reconcileAll } from '../ops/apps.js';
+import { reconcileAll } from '../ops/reconcile-all.js';
 import { handleOf, reconcile } from '../ops/reconcile.js';
 import { opsDepsOf, runJob, scheduledHandler, type JobRunSummary } from './job.js';
 

@@ -37,7 +37,7 @@ import {
   type Severity,
 } from '../../db/schema.js';
 import { OrchestryError } from '../core/errors.js';
-import { parseSpec, toContainerTemplate, type AppSpec } from '../core/spec.js';
+import { storedSpec, toContainerTemplate, type AppSpec } from '../core/spec-model.js';
 import { replicaName } from '../runtime/names.js';
 import type { ContainerTemplate, ReplicaHandle } from '../runtime/types.js';
 import { reconcileTiming, type OpsDeps } from './deps.js';
@@ -107,7 +107,7 @@ async function lockAndRead(tx: Database, name: string): Promise<LockedApp | null
   const rows = await listInstances(tx, name, { includeStopped: true });
   const check = await getHealthCheck(tx, name);
   // The stored document was validated when it was stored.
-  const spec = parseSpec(app.spec);
+  const spec = storedSpec(app.spec);
   return { app, rows, spec, template: toContainerTemplate(spec), healthChecksEnabled: check?.enabled === true };
 }
 

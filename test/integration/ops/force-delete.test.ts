@@ -5,7 +5,8 @@
  */
 import Docker from 'dockerode';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { deleteApp, reconcileAll, registerApp, startApp } from '../../../functions/ops/apps.js';
+import { deleteApp, registerApp, startApp } from '../../../functions/ops/apps.js';
+import { reconcileAll } from '../../../functions/ops/reconcile-all.js';
 import { systemClock, type OpsDeps } from '../../../functions/ops/deps.js';
 import { DockerRuntime } from '../../../functions/runtime/docker.js';
 import type { ContainerRuntime } from '../../../functions/runtime/types.js';

@@ -11,13 +11,13 @@ import { applications, healthChecks, instances, scalingPolicies } from '../../..
 import { OrchestryError } from '../../../functions/core/errors.js';
 import {
   deleteApp,
-  reconcileAll,
   registerApp,
   scaleApp,
   startApp,
   stopApp,
   updateSpec,
 } from '../../../functions/ops/apps.js';
+import { reconcileAll } from '../../../functions/ops/reconcile-all.js';
 import { claimStep, performStep, reconcile } from '../../../functions/ops/reconcile.js';
 import { readiness, waitForReplicas } from '../../../functions/ops/wait.js';
 import { replicaName } from '../../../functions/runtime/names.js';
