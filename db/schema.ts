@@ -90,6 +90,10 @@ export const applications = pgTable(
     // one at a time by the reconciler (rolling update). Scaling and health-check changes
     // apply without restarting anything.
     revision: integer('revision').notNull().default(1),
+    // Added: the last wake from zero (ops/wake.ts) and how long until a replica was ready to
+    // serve (null while it is not yet), for `orchestry status`.
+    lastWokenAt: tz('last_woken_at'),
+    lastWakeSeconds: real('last_wake_seconds'),
   },
   (t) => [
     check('valid_status', oneOf('status', APP_STATUSES)),
