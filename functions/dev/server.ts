@@ -27,6 +27,7 @@ import { createRouter, type Router } from '../router/router.js';
 import type { RuntimeHealth } from '../runtime/types.js';
 import { lockStateDir, type StateLock } from './lock.js';
 import { privateDir } from './private-files.js';
+import { localActivator } from './activator.js';
 import { routerTargets, storeRouterMetrics } from './router-wiring.js';
 import { Scheduler } from './scheduler.js';
 import { depsEnv, devSettingsFromEnv, redactUrl, type DevSettings } from './settings.js';
@@ -188,6 +189,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       onMetrics: storeRouterMetrics(deps.db, deps.log.child({ component: 'router' })),
       flushIntervalMs: settings.routerMetricsPeriodSeconds * 1000,
       hosts: settings.routerHosts,
+      activate: localActivator(deps),
+      holdQueueSize: settings.routerHoldQueueSize,
+      holdTimeoutMs: settings.routerHoldTimeoutSeconds * 1000,
       closeTimeoutMs: settings.shutdownGraceSeconds * 1000,
       log: deps.log,
     });

@@ -33,6 +33,10 @@ export interface DevSettings {
   sweepPeriodSeconds: number;
   /** How often the router reports each app's traffic (rps, latency, connections). */
   routerMetricsPeriodSeconds: number;
+  /** Requests the router holds per app while it wakes from zero (one more is answered 503). */
+  routerHoldQueueSize: number;
+  /** How long the router holds a request for a waking app's first ready replica. */
+  routerHoldTimeoutSeconds: number;
   /** Host names the router serves besides loopback (each with `<app>.<name>`); others get 403. */
   routerHosts: string[];
   /** On shutdown, how long API requests in flight may take before their connections are cut. */
@@ -64,6 +68,8 @@ export function devSettingsFromEnv(env: Env = process.env, cwd: string = process
     reconcilePeriodSeconds: number('RECONCILE_PERIOD_SECONDS', 2, 1, 3600),
     sweepPeriodSeconds: number('RECONCILE_SWEEP_PERIOD_SECONDS', 30, 1, 86400),
     routerMetricsPeriodSeconds: number('ROUTER_METRICS_PERIOD_SECONDS', 10, 1, 3600),
+    routerHoldQueueSize: number('ROUTER_HOLD_QUEUE_SIZE', 100, 1, 100_000, true),
+    routerHoldTimeoutSeconds: number('ROUTER_HOLD_TIMEOUT_SECONDS', 30, 1, 900),
     routerHosts: hostList('ROUTER_HOSTS', env, issues),
     shutdownGraceSeconds: number('SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
     stateDir,

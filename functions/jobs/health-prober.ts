@@ -393,6 +393,21 @@ export async function probeApp(deps: Deps, name: string): Promise<AppProbeReport
   };
 }
 
+/**
+ * A wake's readiness probe: the app's running replicas not yet healthy, probed now, due or
+ * not, and only the probes that pass recorded. A cold replica refuses connections for a
+ * moment, and those failures are the scheduled prober's to count (after the initial delay),
+ * not a reason to replace it; a pass makes it healthy as soon as the success threshold allows
+ * instead of a probe period later. Returns how many replicas are healthy now by it.
+ */
+export async function probeWaking(deps: Deps, name: string): Promise<number> {
+  if (!(await checksEnabledFor(deps.db.$primary, name))) return 0;
+  const waiting = (await probeTargets(deps.db.$primary, name)).filter((t) => t.instance.healthStatus !== 'healthy');
+  const passed = (await probeAll(waiting)).filter((p) => p.result.ok);
+  const recorded = await recordProbes(deps.db, passed, deps.now());
+  return recorded.filter((p) => p.health === 'healthy').length;
+}
+
 function reportOf(target: ProbeTarget, result: ProbeResult) {
   return {
     instanceId: target.instance.id,

@@ -12,6 +12,7 @@ import { isOrchestryError, type ErrorCode, type OrchestryError } from '../core/e
 import { createLogger, type Logger } from '../log.js';
 import { Balancer, type Target } from './balancer.js';
 import { responseHeaders, upstreamHeaders } from './headers.js';
+import { Holds, type Activate } from './hold.js';
 import { hostnameOf, hostPolicy } from './hosts.js';
 import { AppMeter, type RouterMetricsSample } from './meter.js';
 import { resolveRoute, type Route } from './routing.js';
@@ -26,6 +27,16 @@ export interface RouterOptions {
    * exists but has no healthy replica (503).
    */
   targets: (app: string) => Promise<Target[]> | Target[];
+  /**
+   * The activator: wakes an app with no replica ready (at zero, or one still starting) and
+   * resolves with its targets once one is ready, [] when none is coming or the signal aborts.
+   * With it, such requests are held (see hold.ts); without it they are answered 503 at once.
+   */
+  activate?: Activate | undefined;
+  /** Requests held per app at most while it wakes; one more is answered 503 (default 100). */
+  holdQueueSize?: number | undefined;
+  /** How long a request is held for a replica to become ready (default 30 s, as Knative's activator). */
+  holdTimeoutMs?: number | undefined;
   /** Called every flush interval for each app with traffic (see RouterMetricsSample). */
   onMetrics: (app: string, sample: RouterMetricsSample) => Promise<void> | void;
   /**
@@ -83,6 +94,8 @@ export interface RouterSnapshot {
   targets: Record<string, number>;
   /** App names answered 404 from the negative cache until their entry expires. */
   not_found_cached: number;
+  /** Requests held per app while it wakes; apps with none are absent. */
+  held: Record<string, number>;
 }
 
 export interface Router {
@@ -151,6 +164,13 @@ export function createRouter(options: RouterOptions): Router {
   const hosts = hostPolicy(options.hosts ?? []);
   const clock = options.clock ?? (() => performance.timeOrigin + performance.now());
   const log = (options.log ?? createLogger()).child({ component: 'router' });
+  const holds = options.activate
+    ? new Holds(
+        options.activate,
+        Math.floor(positive('holdQueueSize', options.holdQueueSize, 100)),
+        positive('holdTimeoutMs', options.holdTimeoutMs, 30_000),
+      )
+    : null;
 
   const balancer = new Balancer();
   const meters = new Map<string, AppMeter>();
@@ -332,6 +352,38 @@ export function createRouter(options: RouterOptions): Router {
     });
   }
 
+  /**
+   * Holds a request for an app with no ready replica while it wakes. Returns the targets to
+   * forward it to, or null once it has been answered (503, never forwarded) or its client left.
+   */
+  async function holdForReplica(ex: Exchange, app: string, meter: AppMeter): Promise<Target[] | null> {
+    const gone = new Promise<void>((resolve) => ex.res.once('close', () => resolve()));
+    // A held request is in flight: the app must not look idle (and go back to zero) meanwhile.
+    meter.opened();
+    const outcome = await holds!.hold(app, gone).finally(() => meter.closed());
+    if (outcome.kind === 'ready') {
+      targetCache.set(app, { targets: outcome.targets, expiresAt: clock() + targetsCacheMs });
+      return outcome.targets;
+    }
+    if (outcome.kind === 'gone') {
+      meter.record({ error: false });
+      return null;
+    }
+    meter.record({ error: true });
+    const retryAfter = { 'retry-after': RETRY_AFTER_SECONDS };
+    if (outcome.kind === 'full') {
+      log.warn('hold queue full; request answered 503', { app, queue_size: outcome.queueSize });
+      sendError(ex, 503, 'RUNTIME_UNAVAILABLE', `App '${app}' is waking up and ${outcome.queueSize} requests already wait for it; try again shortly`, { app_name: app, reason: 'hold_queue_full', queue_size: outcome.queueSize }, retryAfter);
+    } else if (outcome.kind === 'timeout') {
+      log.warn('no replica ready within the hold time; request answered 503', { app, waited_ms: outcome.waitedMs });
+      sendError(ex, 503, 'RUNTIME_UNAVAILABLE', `App '${app}' had no replica ready within ${holds!.timeoutMs} ms; try again shortly`, { app_name: app, reason: 'hold_timeout', waited_ms: outcome.waitedMs }, retryAfter);
+    } else {
+      if (outcome.error !== undefined) log.error('could not wake an app', { app, error: outcome.error });
+      return [];
+    }
+    return null;
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const ex: Exchange = { req, res, startedAt: clock(), clientGone: false, upstream: null };
     res.on('close', () => {
@@ -386,6 +438,11 @@ export function createRouter(options: RouterOptions): Router {
     if (ex.clientGone) return;
 
     const meter = meterFor(app);
+    if (targets.length === 0 && holds) {
+      const held = await holdForReplica(ex, app, meter);
+      if (held === null) return;
+      targets = held;
+    }
     if (targets.length === 0) {
       meter.record({ error: true });
       sendError(
@@ -543,6 +600,7 @@ export function createRouter(options: RouterOptions): Router {
         apps,
         targets: balancer.snapshot(),
         not_found_cached: notFound.size,
+        held: holds?.snapshot() ?? {},
       };
     },
   };
