@@ -17,6 +17,7 @@ export interface AppList {
   total: number;
   running: number;
   stopped: number;
+  scaled_to_zero?: number;
   error: number;
   next_cursor: string | null;
 }
@@ -50,6 +51,7 @@ export interface AppDetail extends AppSummary {
   metrics: LatestMetrics;
   containers: Container[];
   health_checks_enabled?: boolean;
+  last_wake?: { at: string; ready_seconds: number | null } | null;
 }
 
 export interface NotReady {

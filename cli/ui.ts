@@ -93,6 +93,8 @@ const MOVING = new Set(['starting', 'stopping', 'updating', 'draining', 'pending
 /** A status word coloured by what it means. */
 export function status(word: string | null | undefined): string {
   const text = word ?? 'unknown';
+  // Up but with no replica until its next request: neither stopped (dim) nor running (green).
+  if (text === 'scaled_to_zero') return c.cyan('scaled to zero');
   if (GOOD.has(text)) return c.green(text);
   if (BAD.has(text)) return c.red(text);
   if (MOVING.has(text)) return c.yellow(text);

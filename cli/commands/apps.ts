@@ -185,7 +185,14 @@ async function list(options: ListOptions): Promise<void> {
   if (count === 0) print(filtered ? 'no apps match' : 'no apps yet; register one with: orchestry apply -f app.yaml');
   print();
   if (last!.next_cursor !== null) print(c.dim(`showing the first ${count}; --all shows every one, --limit N the first N`));
-  print(c.dim(`${last!.total} app${last!.total === 1 ? '' : 's'}: ${last!.running} running, ${last!.stopped} stopped, ${last!.error} in error`));
+  print(c.dim(`${last!.total} app${last!.total === 1 ? '' : 's'}: ${last!.running} running, ${last!.scaled_to_zero ?? 0} scaled to zero, ${last!.stopped} stopped, ${last!.error} in error`));
+}
+
+/** When the app was last woken from zero by a request, and how long until a replica served. */
+function lastWake(wake: AppDetail['last_wake']): string {
+  if (!wake) return '-';
+  const took = wake.ready_seconds === null ? 'no replica ready yet' : `ready in ${wake.ready_seconds.toFixed(1)} s`;
+  return `${wake.at} (${ago(wake.at)} ago), ${took}`;
 }
 
 async function showStatus(name: string, options: OutputOptions): Promise<void> {
@@ -206,11 +213,18 @@ async function showStatus(name: string, options: OutputOptions): Promise<void> {
       ],
       ['Created', `${app.created_at ?? '-'} (${ago(app.created_at)} ago)`],
       ['Last scaled', app.last_scaled_at ? `${app.last_scaled_at} (${ago(app.last_scaled_at)} ago)` : '-'],
+      ['Last wake', lastWake(app.last_wake)],
     ]),
   );
   print();
   if (app.containers.length === 0) {
-    print(app.replicas.desired === 0 ? `no replicas; start them with: orchestry start ${app.name}` : 'no replicas yet');
+    print(
+      app.status === 'scaled_to_zero'
+        ? 'no replicas: scaled to zero for want of traffic; its next request wakes it'
+        : app.replicas.desired === 0
+          ? `no replicas; start them with: orchestry start ${app.name}`
+          : 'no replicas yet',
+    );
     return;
   }
   print(

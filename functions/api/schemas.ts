@@ -188,6 +188,7 @@ export const AppListSchema = z
     total: z.number().int().openapi({ description: 'Every application, whatever the filters (counted at most once a second)' }),
     running: z.number().int(),
     stopped: z.number().int(),
+    scaled_to_zero: z.number().int().openapi({ description: 'Apps at zero for want of traffic: up, woken by their next request (not stopped)' }),
     error: z.number().int(),
     by_status: z.record(z.string(), z.number().int()),
     next_cursor: nextCursor,
@@ -229,6 +230,13 @@ export const AppDetailSchema = AppSummarySchema.extend({
   metrics: LatestMetricsSchema,
   containers: z.array(ContainerSchema),
   health_checks_enabled: z.boolean(),
+  last_wake: z
+    .object({
+      at: time,
+      ready_seconds: z.number().nullable().openapi({ description: 'From the wake to a replica ready to serve; null while none is yet' }),
+    })
+    .nullable()
+    .openapi({ description: 'The last wake from zero (status scaled_to_zero) by a request' }),
 }).openapi('AppDetail');
 
 export const RegisterAnswerSchema = z

@@ -192,6 +192,7 @@ export function appRoutes(app: OpenAPIHono<AppEnv>, deps: Deps): void {
           total: Object.values(by).reduce((n, count) => n + count, 0),
           running: by.running,
           stopped: by.stopped,
+          scaled_to_zero: by.scaled_to_zero,
           error: by.error,
           by_status: by,
           next_cursor: page.next === null ? null : CURSORS.apps.encode([page.next], scope),
@@ -238,6 +239,7 @@ export function appRoutes(app: OpenAPIHono<AppEnv>, deps: Deps): void {
           },
           containers: found.instances.map(instanceToApi),
           health_checks_enabled: checksEnabled,
+          last_wake: found.app.lastWokenAt ? { at: found.app.lastWokenAt.toISOString(), ready_seconds: found.app.lastWakeSeconds ?? null } : null,
         },
         200,
       );

@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { updateApp } from '../../../db/queries/applications.js';
+import { opsDeps } from '../../../functions/deps.js';
+import { reconcile } from '../../../functions/ops/reconcile.js';
 import { closedPort, parseTable, REPO, runCli, spawnCli, startTestServer, until, type CliOptions, type CliRun, type TestServer } from './harness.js';
 
 const { version } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
@@ -193,7 +196,7 @@ describe('orchestry CLI', SLOW, () => {
       const rows = parseTable(ok(table!).stdout);
       expect(rows.find((r) => r.NAME === 'list-a')).toMatchObject({ STATUS: 'registered', MODE: 'auto', REPLICAS: '0/0', IMAGE: 'nginx:1.27' });
       expect(rows.find((r) => r.NAME === 'list-b')).toMatchObject({ STATUS: 'running', REPLICAS: '2/2' });
-      expect(table!.stdout).toMatch(/^\d+ apps: \d+ running, \d+ stopped, \d+ in error$/m);
+      expect(table!.stdout).toMatch(/^\d+ apps: \d+ running, \d+ scaled to zero, \d+ stopped, \d+ in error$/m);
 
       const listed = json<{ apps: Array<{ name: string; replicas: { desired: number } }>; total: number }>(ok(asJson!));
       expect(listed.apps.find((a) => a.name === 'list-b')?.replicas.desired).toBe(2);
@@ -250,6 +253,18 @@ describe('orchestry CLI', SLOW, () => {
       const detail = json<{ name: string; containers: unknown[] }>(ok(asJson!));
       expect(detail).toMatchObject({ name: 'status-web', replicas: { current: 2, desired: 2 } });
       expect(detail.containers).toHaveLength(2);
+    });
+
+    it('status shows an app scaled to zero as such, not as stopped, with its last wake and how long it took', async () => {
+      await setupApp('status-napper', 1);
+      const at = new Date(Date.now() - 120_000);
+      await updateApp(server.deps.db.$primary, 'status-napper', { desiredReplicas: 0, status: 'scaled_to_zero', lastWokenAt: at, lastWakeSeconds: 1.5 });
+      await reconcile(opsDeps(server.deps), 'status-napper');
+      const [shown, asJson] = await Promise.all([cli(['status', 'status-napper']), cli(['status', 'status-napper', '-o', 'json'])]);
+      expect(ok(shown!).stdout).toMatch(/^Status: +scaled to zero \(mode auto, revision 1\)$/m);
+      expect(shown!.stdout).toMatch(new RegExp(`^Last wake: +${at.toISOString()} \\(2m ago\\), ready in 1\\.5 s$`, 'm'));
+      expect(shown!.stdout).toContain('no replicas: scaled to zero for want of traffic; its next request wakes it');
+      expect(json(ok(asJson!))).toMatchObject({ status: 'scaled_to_zero', last_wake: { at: at.toISOString(), ready_seconds: 1.5 } });
     });
 
     it('start --wait and scale --wait show progress and end with every replica ready', async () => {
