@@ -126,11 +126,14 @@ export async function evaluateAll(deps: Deps, now: Date): Promise<ScalerTick> {
 
   const ops = opsDepsOf(deps);
   const limit = pLimit(SCALER_RECONCILE_CONCURRENCY);
+  const toZero = new Set(wanted.filter((w) => w.to === 0).map((w) => w.appName));
   let reconcileFailures = 0;
   await Promise.all(
     changed.map((name) =>
       limit(async () => {
         try {
+          // Before its replicas go: a request arriving meanwhile reaches the activator, which wakes it.
+          if (toZero.has(name)) await deps.runtime.routeTrafficTo?.(name, 'activator');
           const result = await reconcile(ops, name, now);
           reconcileFailures += result.errors.length > 0 ? 1 : 0;
         } catch (error) {

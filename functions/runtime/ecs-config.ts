@@ -25,6 +25,8 @@ export interface EcsRuntimeConfig {
   vpcId: string;
   /** The shared ALB listener every app gets a host-header rule on. */
   listenerArn: string;
+  /** The activator Lambda's target group: apps at zero are routed to it (docs/scale-to-zero.md). */
+  activatorTargetGroupArn?: string | undefined;
   /** Without one, tasks use the FARGATE launch type. */
   capacityProvider?: 'FARGATE' | 'FARGATE_SPOT' | undefined;
 }
@@ -42,6 +44,7 @@ const ENV = {
   region: 'AWS_REGION',
   assignPublicIp: 'ORCHESTRY_ECS_ASSIGN_PUBLIC_IP',
   capacityProvider: 'ORCHESTRY_ECS_CAPACITY_PROVIDER',
+  activatorTargetGroupArn: 'ORCHESTRY_ACTIVATOR_TARGET_GROUP_ARN',
 } as const;
 
 const list = (value: string | undefined) =>
@@ -78,6 +81,8 @@ export function ecsConfigFromEnv(env: Record<string, string | undefined> = proce
   const publicIp = env[ENV.assignPublicIp]?.trim().toLowerCase();
   if (publicIp === 'true' || publicIp === 'false') config.assignPublicIp = publicIp === 'true';
   else if (publicIp) issues.push({ path: ENV.assignPublicIp, message: `must be 'true' or 'false', not '${publicIp}'` });
+  const activator = env[ENV.activatorTargetGroupArn]?.trim();
+  if (activator) config.activatorTargetGroupArn = activator;
   const provider = env[ENV.capacityProvider]?.trim();
   if (provider === 'FARGATE' || provider === 'FARGATE_SPOT') config.capacityProvider = provider;
   else if (provider) issues.push({ path: ENV.capacityProvider, message: `must be FARGATE or FARGATE_SPOT, not '${provider}'` });

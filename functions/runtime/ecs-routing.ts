@@ -19,6 +19,8 @@ const {
   DeregisterTargetsCommand,
   DescribeRulesCommand,
   DescribeTargetGroupsCommand,
+  DescribeTargetHealthCommand,
+  ModifyRuleCommand,
   ModifyTargetGroupAttributesCommand,
   RegisterTargetsCommand,
 } = await import('@aws-sdk/client-elastic-load-balancing-v2');
@@ -67,10 +69,16 @@ const forwardsTo = (rule: Rule, targetGroupArn: string) =>
       (action.ForwardConfig?.TargetGroups ?? []).some((group) => group.TargetGroupArn === targetGroupArn),
   );
 
+/** The app's rule, whichever target group it forwards to now (its own, or the activator's while at zero). */
+const isRuleOf = (rule: Rule, app: string) =>
+  (rule.Conditions ?? []).some((condition) => (condition.HostHeaderConfig?.Values ?? condition.Values ?? []).includes(`${app}.*`));
+
 export interface RoutingSettings {
   stage: string;
   vpcId: string;
   listenerArn: string;
+  /** The shared activator's target group (a Lambda target): where an app at zero is routed. */
+  activatorTargetGroupArn?: string | undefined;
 }
 
 export class EcsRouting {
@@ -91,7 +99,7 @@ export class EcsRouting {
     const targetGroupArn = await this.findTargetGroup(app);
     if (targetGroupArn === undefined) return;
     for (const rule of await this.listRules()) {
-      if (!rule.RuleArn || !forwardsTo(rule, targetGroupArn)) continue;
+      if (!rule.RuleArn || !(forwardsTo(rule, targetGroupArn) || isRuleOf(rule, app))) continue;
       const ruleArn = rule.RuleArn;
       await tolerating(
         ['RuleNotFoundException'],
@@ -135,6 +143,43 @@ export class EcsRouting {
       ),
     );
     if (result === undefined) this.targetGroupArns.delete(app);
+  }
+
+  /**
+   * Points the app's listener rule at the activator (while the app is at zero) or back at its
+   * own target group (once a replica there is healthy). Idempotent: a rule already pointing
+   * there is left alone, and two calls at once both end with the same action.
+   */
+  async pointRule(app: string, to: 'activator' | 'replicas'): Promise<void> {
+    const activator = this.settings.activatorTargetGroupArn;
+    if (!activator) {
+      throw new OrchestryError('RUNTIME_ERROR', 'No activator target group is configured (ORCHESTRY_ACTIVATOR_TARGET_GROUP_ARN): an app at zero could not be woken', { app_name: app });
+    }
+    const targetGroupArn = to === 'activator' ? activator : ((await this.findTargetGroup(app)) ?? (await this.ensureRouting(app)));
+    const rule = (await this.listRules()).find((r) => isRuleOf(r, app));
+    if (!rule?.RuleArn) {
+      if (to === 'activator') {
+        throw new OrchestryError('RUNTIME_ERROR', `App '${app}' has no ALB listener rule to point at the activator`, { app_name: app });
+      }
+      await this.ensureRule(app, targetGroupArn);
+      return;
+    }
+    if (forwardsTo(rule, targetGroupArn)) return;
+    const ruleArn = rule.RuleArn;
+    await this.call('ModifyRule', () =>
+      this.elb.send(new ModifyRuleCommand({ RuleArn: ruleArn, Actions: [{ Type: 'forward', TargetGroupArn: targetGroupArn }] })),
+    );
+  }
+
+  /** A target the ALB finds healthy in the app's own group, or null while there is none. */
+  async healthyTarget(app: string): Promise<{ ip: string; port: number } | null> {
+    const targetGroupArn = await this.findTargetGroup(app);
+    if (targetGroupArn === undefined) return null;
+    const health = await this.call('DescribeTargetHealth', () =>
+      this.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn })),
+    );
+    const healthy = (health.TargetHealthDescriptions ?? []).find((d) => d.TargetHealth?.State === 'healthy' && d.Target?.Id && d.Target.Port);
+    return healthy ? { ip: healthy.Target!.Id!, port: healthy.Target!.Port! } : null;
   }
 
   private async ensureRouting(app: string): Promise<string> {
@@ -206,7 +251,7 @@ export class EcsRouting {
   private async ensureRule(app: string, targetGroupArn: string): Promise<void> {
     for (let attempt = 1; attempt <= MAX_RULE_ATTEMPTS; attempt += 1) {
       const rules = await this.listRules();
-      if (rules.some((rule) => forwardsTo(rule, targetGroupArn))) return;
+      if (rules.some((rule) => forwardsTo(rule, targetGroupArn) || isRuleOf(rule, app))) return;
       const used = new Set(rules.map((rule) => Number(rule.Priority)).filter(Number.isInteger));
       const priority = rulePriority(app, used);
       const created = await tolerating(

@@ -332,6 +332,14 @@ export class EcsRuntime implements ContainerRuntime {
     await this.routing.deregister(app, replica.ip, replica.port);
   }
 
+  async routeTrafficTo(app: string, to: 'activator' | 'replicas'): Promise<void> {
+    await this.routing.pointRule(app, to);
+  }
+
+  async readyAddress(app: string): Promise<{ ip: string; port: number } | null> {
+    return this.routing.healthyTarget(app);
+  }
+
   async ensureApp(app: string): Promise<void> {
     await this.routing.ensureApp(app);
   }

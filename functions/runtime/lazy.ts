@@ -50,6 +50,13 @@ export class LazyRuntime implements ContainerRuntime {
   async removeFromRouting(app: string, replica: ReplicaHandle) {
     return (await this.runtime()).removeFromRouting(app, replica);
   }
+  async routeTrafficTo(app: string, to: 'activator' | 'replicas') {
+    await (await this.runtime()).routeTrafficTo?.(app, to);
+  }
+  async readyAddress(app: string) {
+    const runtime = await this.runtime();
+    return runtime.readyAddress ? runtime.readyAddress(app) : null;
+  }
   async ensureApp(app: string) {
     return (await this.runtime()).ensureApp(app);
   }

@@ -91,6 +91,14 @@ export interface ContainerRuntime {
    */
   addToRouting(app: string, replica: ReplicaHandle): Promise<void>;
   removeFromRouting(app: string, replica: ReplicaHandle): Promise<void>;
+  /**
+   * Scale to zero with a load balancer the runtime owns (ECS): the app's traffic goes to the
+   * activator while it is at zero, and back to its replicas once one is healthy. Absent: the
+   * local router is the activator and nothing needs to move.
+   */
+  routeTrafficTo?(app: string, to: 'activator' | 'replicas'): Promise<void>;
+  /** A replica the load balancer finds healthy, for the activator to send a held request to. */
+  readyAddress?(app: string): Promise<{ ip: string; port: number } | null>;
   /** Per-app resources the runtime keeps (ECS: target group and listener rule). */
   ensureApp(app: string): Promise<void>;
   removeApp(app: string): Promise<void>;
