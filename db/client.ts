@@ -9,7 +9,6 @@
  *   writes, transactions and raw `execute` go to the primary, and `db.$primary` serves
  *   reads that must see a write just made.
  */
-import type { neonConfig as NeonConfig } from '@neondatabase/serverless';
 import type { SQL } from 'drizzle-orm';
 import { withReplicas, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import * as schema from './schema.js';
@@ -70,7 +69,7 @@ export function chooseDriver(config: DbConfig): DriverName {
   return /(^|\.)neon\.(tech|build)$/.test(host) ? 'neon' : 'pg';
 }
 
-interface Opened {
+export interface Opened {
   db: Database;
   close(): Promise<void>;
 }
@@ -97,46 +96,34 @@ async function openOne(driver: DriverName, url: string | undefined, config: DbCo
       const { openPglite } = await loadPglite();
       return openPglite(config.pgliteDir);
     }
-    // Each driver is imported when chosen (a bundle keeps both, initialized on demand): a
-    // Lambda uses one, and initializing pg took ~26 ms of the API bundle's import, the Neon
-    // driver and ws ~11 ms (node --cpu-prof on bench cold_start's bundle).
-    case 'pg': {
-      if (!url) throw new Error('DATABASE_URL is required for the pg driver');
-      const [{ default: pg }, { drizzle }] = await Promise.all([import('pg'), import('drizzle-orm/node-postgres')]);
-      // JIT compilation (on by default) costs more than it saves on Orchestry's statements,
-      // which are many and short: on the scaler's one large read it took a third of the time
-      // (bench/, scaler_tick_10k). An `options` in the URL still wins over this default.
-      const pool = new pg.Pool({ connectionString: url, max: config.poolMax ?? 10, options: '-c jit=off' });
-      // An idle client that loses its server emits 'error'; without a listener that
-      // would end the process. The next query gets a fresh connection.
-      pool.on('error', () => {});
-      return { db: drizzle({ client: pool, schema }) as unknown as Database, close: () => pool.end() };
-    }
-    case 'neon': {
-      if (!url) throw new Error('DATABASE_URL is required for the neon driver');
-      const [{ Pool, neonConfig }, { drizzle }, { default: ws }] = await Promise.all([
-        import('@neondatabase/serverless'),
-        import('drizzle-orm/neon-serverless'),
-        import('ws'),
-      ]);
-      configureNeon(neonConfig, ws, config.neonWsProxy);
-      const pool = new Pool({ connectionString: url, max: config.poolMax ?? 10 });
-      pool.on('error', () => {});
-      return { db: drizzle({ client: pool, schema }) as unknown as Database, close: () => pool.end() };
-    }
+    case 'pg':
+      // Written out in each branch (not through a variable or a function) so that esbuild,
+      // folding the defined name, drops the other driver's import() as it parses.
+      if (process.env.ORCHESTRY_BUNDLED_DRIVER === undefined || process.env.ORCHESTRY_BUNDLED_DRIVER === 'pg') {
+        return (await import('./drivers/pg.js')).openPg(url, config);
+      }
+      throw notBundled('pg');
+    case 'neon':
+      if (process.env.ORCHESTRY_BUNDLED_DRIVER === undefined || process.env.ORCHESTRY_BUNDLED_DRIVER === 'neon') {
+        return (await import('./drivers/neon.js')).openNeon(url, config);
+      }
+      throw notBundled('neon');
   }
 }
 
-function configureNeon(neonConfig: typeof NeonConfig, ws: typeof NeonConfig.webSocketConstructor, wsProxy: string | undefined): void {
-  // Node 20 has no global WebSocket.
-  neonConfig.webSocketConstructor = ws;
-  if (wsProxy) {
-    neonConfig.wsProxy = (host, port) => `${wsProxy}?address=${host}:${port}`;
-    neonConfig.useSecureWebSocket = false;
-    neonConfig.pipelineConnect = false;
-    neonConfig.pipelineTLS = false;
-  }
-}
+/**
+ * A Lambda bundle ships one server driver: the build (infra/functions.ts, bundlingFor) defines
+ * `process.env.ORCHESTRY_BUNDLED_DRIVER` as that driver's name, which leaves the branches of
+ * the other one dead, so esbuild drops its code (pg ~85 kB minified, Neon's with ws ~200 kB).
+ * Unset (the dev server, tests, the CLI), every driver is there.
+ */
+const notBundled = (driver: DriverName) => {
+  const bundled = String(process.env.ORCHESTRY_BUNDLED_DRIVER);
+  return new Error(
+    `the ${driver} driver is not part of this build, which ships only ${bundled}: ` +
+      `set DATABASE_DRIVER=${bundled}, or deploy with ORCHESTRY_DATABASE_DRIVER=${driver}`,
+  );
+};
 
 /**
  * A handle on the database `config` names. Async because PGlite is imported only when chosen;

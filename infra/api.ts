@@ -6,7 +6,7 @@ import { RemovalPolicy } from 'aws-cdk-lib/core';
 import { Api as HttpApi, Function, dependsOn, use, type StackContext } from 'sst/constructs';
 import { Cluster } from './cluster.js';
 import { Database } from './database.js';
-import { functionLogGroup, retentionKey, stageSettings } from './functions.js';
+import { bundledWith, functionLogGroup, retentionKey, stageSettings } from './functions.js';
 import { LoadBalancer } from './load-balancer.js';
 import { Network } from './network.js';
 import { metricReads, replicaRouting, routingRemoval, taskLifecycle, taskLogReads, type RuntimeResources } from './runtime-access.js';
@@ -22,7 +22,9 @@ export function Api({ stack, app }: StackContext) {
   dependsOn(Database);
 
   const runtime: RuntimeResources = { ...cluster, listener: loadBalancer.listener, stage: app.stage };
+  const bundling = bundledWith('neon');
   const handler = new Function(stack, 'ApiHandler', {
+    nodejs: bundling.nodejs,
     handler: 'functions/api/lambda.handler',
     description: 'Orchestry HTTP API (Hono)',
     // API Gateway gives up on an integration after 30 s.
@@ -32,7 +34,7 @@ export function Api({ stack, app }: StackContext) {
     vpc: network.vpc,
     vpcSubnets: { subnets: network.privateSubnets.subnets },
     securityGroups: [network.probeSecurityGroup],
-    environment: runtimeEnvironment({ stage: app.stage, network, loadBalancer, cluster, settings }),
+    environment: { ...runtimeEnvironment({ stage: app.stage, network, loadBalancer, cluster, settings }), ...bundling.environment },
     bind: [secrets.DATABASE_URL, secrets.DATABASE_REPLICA_URL, secrets.ORCHESTRY_ADMIN_TOKEN],
     permissions: [
       ...taskLifecycle(runtime),

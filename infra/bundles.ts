@@ -1,6 +1,6 @@
 /**
  * Every Orchestry Lambda built the way SST's deploy builds it (infra/functions.ts'
- * FUNCTION_DEFAULTS through the options SST v2 gives esbuild), but minified and with
+ * FUNCTION_DEFAULTS and bundledWith through the options SST v2 gives esbuild), but minified and with
  * `@aws-sdk/*` left to the Node 20 Lambda runtime's own copy, so that a bundle's size is the
  * code Orchestry ships and parses at a cold start. The budgets (infra/bundle-budgets.ts,
  * test/infra/budgets.test.ts), `npm run bundles` and bench cold_start all build with this.
@@ -9,7 +9,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions, type Metafile } from 'esbuild';
-import { FUNCTION_DEFAULTS } from './functions.js';
+import { bundledWith, type LambdaDriver } from './functions.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -63,11 +63,12 @@ function packagesOf(metafile: Metafile): PackageBytes[] {
 }
 
 /**
- * Builds one handler module (`functions/api/lambda.ts`) into `outDir`, which must lie inside
- * the repository for `@aws-sdk/*` to resolve from its node_modules as from the runtime's.
+ * Builds one handler module (`functions/api/lambda.ts`) with one database driver (as
+ * infra/functions.ts bundledWith) into `outDir`, which must lie inside the repository for
+ * `@aws-sdk/*` to resolve from its node_modules as from the runtime's.
  */
-export async function buildLambda(source: string, outDir: string): Promise<BuiltBundle> {
-  const nodejs = FUNCTION_DEFAULTS.nodejs ?? {};
+export async function buildLambda(source: string, outDir: string, driver: LambdaDriver): Promise<BuiltBundle> {
+  const { nodejs } = bundledWith(driver);
   // SST types these with its own esbuild's types; the options are the same.
   const { external = [], ...override } = (nodejs.esbuild ?? {}) as BuildOptions;
   const splitting = nodejs.splitting === true;

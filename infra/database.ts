@@ -12,13 +12,15 @@
  * on this one, so their new code is deployed only after the schema it expects exists.
  */
 import { Config, Function, Script, type StackContext } from 'sst/constructs';
-import { LAMBDA_TASK_ROOT, functionLogGroup, stageSettings } from './functions.js';
+import { LAMBDA_TASK_ROOT, bundledWith, functionLogGroup, stageSettings } from './functions.js';
 
 export function Database({ stack, app }: StackContext) {
   const settings = stageSettings(app);
   const secrets = Config.Secret.create(stack, 'DATABASE_URL', 'DATABASE_REPLICA_URL', 'ORCHESTRY_ADMIN_TOKEN');
 
+  const bundling = bundledWith('pg');
   const migrate = new Function(stack, 'Migrate', {
+    nodejs: bundling.nodejs,
     handler: 'functions/jobs/migrate.handler',
     description: 'Applies migrations/ to DATABASE_URL (run by the Migrations script on every deploy)',
     timeout: 300,
@@ -26,7 +28,7 @@ export function Database({ stack, app }: StackContext) {
     // A Script's functions must run the deployed code, never a developer's machine.
     enableLiveDev: false,
     copyFiles: [{ from: 'migrations', to: 'migrations' }],
-    environment: { ORCHESTRY_MIGRATIONS_DIR: `${LAMBDA_TASK_ROOT}/migrations` },
+    environment: { ...bundling.environment, ORCHESTRY_MIGRATIONS_DIR: `${LAMBDA_TASK_ROOT}/migrations` },
     bind: [secrets.DATABASE_URL],
     logGroup: functionLogGroup(stack, 'MigrateLogs', settings),
   });

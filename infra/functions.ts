@@ -44,6 +44,25 @@ export const FUNCTION_DEFAULTS: FunctionProps = {
   },
 };
 
+export type LambdaDriver = 'pg' | 'neon';
+
+/**
+ * Which database driver each Lambda ships (db/client.ts); the other is left out of its bundle
+ * by defining ORCHESTRY_BUNDLED_DRIVER at build time, and DATABASE_DRIVER names it so that
+ * the URL's host cannot choose the missing one. The API keeps Neon's serverless driver (what
+ * DATABASE_URL's Neon host chose until now): each short-lived container opens its connections
+ * over WebSocket. The jobs and the migration hold theirs for a whole invocation: node-postgres
+ * over TCP, which Neon serves as any Postgres does, is ~110 kB smaller minified than Neon's
+ * driver with ws, and keeps each scheduled function within its 400 kB (infra/bundle-budgets.ts).
+ */
+export function bundledWith(driver: LambdaDriver): { nodejs: NonNullable<FunctionProps['nodejs']>; environment: { DATABASE_DRIVER: LambdaDriver } } {
+  const nodejs = FUNCTION_DEFAULTS.nodejs ?? {};
+  return {
+    nodejs: { ...nodejs, esbuild: { ...nodejs.esbuild, define: { 'process.env.ORCHESTRY_BUNDLED_DRIVER': JSON.stringify(driver) } } },
+    environment: { DATABASE_DRIVER: driver },
+  };
+}
+
 /** A function's own log group, so retention and removal are ours rather than Lambda's defaults. */
 export function functionLogGroup(scope: Construct, id: string, settings: DeploySettings): LogGroup {
   return new LogGroup(scope, id, {

@@ -9,7 +9,7 @@ import { Duration } from 'aws-cdk-lib/core';
 import { Cron, Function, dependsOn, use, type FunctionProps, type StackContext } from 'sst/constructs';
 import { Cluster } from './cluster.js';
 import { Database } from './database.js';
-import { functionLogGroup, stageSettings } from './functions.js';
+import { bundledWith, functionLogGroup, stageSettings } from './functions.js';
 import { LoadBalancer } from './load-balancer.js';
 import { Network } from './network.js';
 import { metricReads, replicaRouting, taskLifecycle, type RuntimeResources } from './runtime-access.js';
@@ -32,8 +32,10 @@ export function Jobs({ stack, app }: StackContext) {
   dependsOn(Database);
 
   const runtime: RuntimeResources = { ...cluster, listener: loadBalancer.listener, stage: app.stage };
-  const environment = runtimeEnvironment({ stage: app.stage, network, loadBalancer, cluster, settings });
+  const bundling = bundledWith('pg');
+  const environment = { ...runtimeEnvironment({ stage: app.stage, network, loadBalancer, cluster, settings }), ...bundling.environment };
   const common: FunctionProps = {
+    nodejs: bundling.nodejs,
     // Jobs read the database; the admin token is the API's alone.
     bind: [secrets.DATABASE_URL, secrets.DATABASE_REPLICA_URL],
     // A failed tick is not retried: the next one recomputes everything from the database.
@@ -89,7 +91,7 @@ export function Jobs({ stack, app }: StackContext) {
   });
 
   // Rollup and cleanup only touch the database: outside the VPC, no AWS permissions, no runtime.
-  const databaseOnly = { ORCHESTRY_RUNTIME: 'none' };
+  const databaseOnly = { ...bundling.environment, ORCHESTRY_RUNTIME: 'none' };
   const rollup = new Function(stack, 'MetricRollup', {
     ...common,
     handler: 'functions/jobs/metric-rollup.handler',

@@ -15,7 +15,7 @@ const outDir = mkdtempSync(path.join(REPO, 'node_modules/.cache/orchestry-bundle
 try {
   const rows: string[][] = [];
   for (const [key, budget] of Object.entries(LAMBDA_BUDGETS) as Array<[LambdaKey, (typeof LAMBDA_BUDGETS)[LambdaKey]]>) {
-    const bundle = await buildLambda(budget.source, path.join(outDir, key));
+    const bundle = await buildLambda(budget.source, path.join(outDir, key), budget.driver);
     const largest = bundle.packages.slice(0, 5).map((p) => `${p.package} ${kB(p.bytes)}`);
     rows.push([key, kB(bundle.bytes), kB(bundle.entryBytes), String(bundle.files.length), kB(budget.budgetBytes), kB(budget.goalBytes), bundle.bytes <= budget.goalBytes ? 'met' : 'missed', largest.join(', ')]);
   }

@@ -19,7 +19,7 @@ const bundles = new Map<LambdaKey, Promise<BuiltBundle>>();
 beforeAll(() => {
   outDir = mkdtempSync(path.join(REPO, 'node_modules/.cache/orchestry-budgets-'));
   for (const key of keys) {
-    const bundle = buildLambda(LAMBDA_BUDGETS[key].source, path.join(outDir, key));
+    const bundle = buildLambda(LAMBDA_BUDGETS[key].source, path.join(outDir, key), LAMBDA_BUDGETS[key].driver);
     // Each test awaits its own; an unobserved rejection must not fail the others first.
     bundle.catch(() => undefined);
     bundles.set(key, bundle);
@@ -48,6 +48,14 @@ describe('bundle budgets', () => {
     expect(bundle.bytes, `${key} is ${bundle.bytes} bytes, over its budget of ${budgetBytes}; largest: ${largest(bundle)}`).toBeLessThanOrEqual(
       budgetBytes,
     );
+  }, 60_000);
+
+  it.each(keys)('%s ships only the database driver its stack chose', async (key) => {
+    const bundle = await bundles.get(key)!;
+    const other = LAMBDA_BUDGETS[key].driver === 'pg' ? ['@neondatabase/serverless', 'ws'] : ['pg', 'pg-pool'];
+    const packages = new Set(bundle.inputs.map(packageOf));
+    expect(other.filter((p) => packages.has(p))).toEqual([]);
+    expect(packages.has(LAMBDA_BUDGETS[key].driver === 'pg' ? 'pg' : '@neondatabase/serverless')).toBe(true);
   }, 60_000);
 
   it.each(scheduled)('%s carries no HTTP or OpenAPI code', async (key) => {

@@ -410,6 +410,17 @@ describe('function environment', () => {
     ]);
   });
 
+  it('names the one database driver each function is built with: Neon for the API, node-postgres for the jobs and the migration', () => {
+    for (const key of Object.keys(ORCHESTRY_FUNCTIONS) as FunctionKey[]) {
+      const driver = key === 'api' ? 'neon' : 'pg';
+      expect(orchestryFunction(demo, key).props.Environment.Variables.DATABASE_DRIVER, key).toBe(driver);
+      const { stack, id } = ORCHESTRY_FUNCTIONS[key];
+      // SST keeps one build per construct path: the last synthesized stage's (as below).
+      const build = useFunctions().fromID(production.stacks[stack].node.findChild(id).node.addr);
+      expect(build?.nodejs?.esbuild?.define, key).toEqual({ 'process.env.ORCHESTRY_BUNDLED_DRIVER': JSON.stringify(driver) });
+    }
+  });
+
   it('builds every function for Node 20 on arm64, as readable ESM, without X-Ray', () => {
     for (const key of Object.keys(ORCHESTRY_FUNCTIONS) as FunctionKey[]) {
       const { props } = orchestryFunction(production, key);
