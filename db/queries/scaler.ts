@@ -249,32 +249,56 @@ export interface ScalingChange {
   to: number;
 }
 
+/** A desired count the scaler set, after the clamp to the policy as it is at the write. */
+export interface AppliedChange {
+  appName: string;
+  to: number;
+}
+
 /**
- * Sets the new desired counts (and last_scaled_at) in one statement. An app whose desired
- * count, mode or status changed since it was read (a manual scale, a stop) is left alone:
- * the next tick decides again from what is there then. Returns the apps changed.
+ * Sets the new desired counts (and last_scaled_at). An app whose desired count, mode or
+ * status changed since it was read (a manual scale, a stop) is left alone: the next tick
+ * decides again from what is there then. Returns the apps changed, with the count set.
+ *
+ * The count is clamped to the policy's bounds as they are when it is written, not as they
+ * were read: a PUT of the scaling policy or the spec that lowers max_replicas between the
+ * tick's read and this write must not be overrun. Two statements for that: the apps' rows
+ * are locked first (in name order, so two ticks cannot deadlock), which waits for such a PUT
+ * to commit (it holds the app's row lock while it changes the policy), and only then does
+ * the UPDATE take its snapshot; in one statement, a write that waited for the lock would
+ * recheck the app's new row against the policy rows of its old snapshot.
  */
-export async function applyScaling(tx: Database, changes: ScalingChange[], at: Date): Promise<string[]> {
+export async function applyScaling(tx: Database, changes: ScalingChange[], at: Date): Promise<AppliedChange[]> {
   if (changes.length === 0) return [];
+  const names = sql.param(changes.map((c) => c.appName));
+  await withDbErrors(() =>
+    queryRows(tx, sql`SELECT name FROM applications WHERE name = ANY(${names}::varchar[]) ORDER BY name FOR UPDATE`),
+  );
   const rows = await withDbErrors(() =>
-    queryRows<{ name: string }>(
+    queryRows<{ name: string; desired_replicas: number }>(
       tx,
       sql`
         UPDATE applications a
-        SET desired_replicas = c.to_replicas, last_scaled_at = ${at.toISOString()}::timestamptz, updated_at = now(),
+        SET desired_replicas = c.clamped, last_scaled_at = ${at.toISOString()}::timestamptz, updated_at = now(),
           -- Only idle_to_zero brings an app in auto mode to 0 (decide()'s floor is 1 otherwise).
-          status = CASE WHEN c.to_replicas = 0 THEN 'scaled_to_zero' ELSE a.status END
-        FROM unnest(
-          ${sql.param(changes.map((c) => c.appName))}::varchar[],
-          ${sql.param(changes.map((c) => c.from))}::int[],
-          ${sql.param(changes.map((c) => c.to))}::int[]
-        ) AS c(name, from_replicas, to_replicas)
-        WHERE a.name = c.name AND a.desired_replicas = c.from_replicas AND a.mode = 'auto'
-          AND a.status IN (${sql.join(SCALABLE_STATUSES.map((s) => sql`${s}`), sql`, `)})
-        RETURNING a.name`,
+          status = CASE WHEN c.clamped = 0 THEN 'scaled_to_zero' ELSE a.status END
+        FROM (
+          SELECT u.name, u.from_replicas,
+            CASE WHEN u.to_replicas = 0 THEN 0 ELSE
+              least(greatest(u.to_replicas, coalesce(p.min_replicas, u.to_replicas)), coalesce(p.max_replicas, u.to_replicas)) END AS clamped
+          FROM unnest(
+            ${names}::varchar[],
+            ${sql.param(changes.map((c) => c.from))}::int[],
+            ${sql.param(changes.map((c) => c.to))}::int[]
+          ) AS u(name, from_replicas, to_replicas)
+          LEFT JOIN scaling_policies p ON p.app_name = u.name
+        ) AS c
+        WHERE a.name = c.name AND a.desired_replicas = c.from_replicas AND c.clamped <> c.from_replicas
+          AND a.mode = 'auto' AND a.status IN (${sql.join(SCALABLE_STATUSES.map((s) => sql`${s}`), sql`, `)})
+        RETURNING a.name, a.desired_replicas`,
     ),
   );
-  return rows.map((r) => r.name);
+  return rows.map((r) => ({ appName: r.name, to: Number(r.desired_replicas) }));
 }
 
 export interface DecisionRow {

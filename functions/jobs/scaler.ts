@@ -48,20 +48,26 @@ export function decisionFor(input: ScalerInput, now: Date): ScalingDecision {
   );
 }
 
-function scalingEvent(input: ScalerInput, decision: ScalingDecision, applied: boolean): NewEvent {
+/** `applied`: the count set, when the tick set one (the policy as written may have clamped it). */
+function scalingEvent(input: ScalerInput, decision: ScalingDecision, applied: number | undefined): NewEvent {
   const from = decision.currentReplicas;
-  const to = decision.desiredReplicas;
+  const to = applied ?? from;
+  const clamped =
+    applied !== undefined && applied !== decision.desiredReplicas ? `, not ${decision.desiredReplicas}: the policy changed since the read` : '';
   return {
     eventType: 'scaling',
     eventCategory: 'application',
     appName: input.appName,
-    message: applied ? `Scaling ${input.appName} from ${from} to ${to} replicas (${decision.reason}): ${decision.message}` : decision.message,
+    message:
+      applied !== undefined
+        ? `Scaling ${input.appName} from ${from} to ${to} replicas (${decision.reason})${clamped}: ${decision.message}`
+        : decision.message,
     details: {
       from,
-      to: applied ? to : from,
+      to,
       reason: decision.reason,
       previous_reason: input.lastDecision?.reason ?? null,
-      applied,
+      applied: applied !== undefined,
       decision,
     },
     severity: 'info',
@@ -91,9 +97,9 @@ export async function recordDecisions(
   evaluated: Evaluated[],
   wanted: ScalingChange[],
   now: Date,
-): Promise<{ changed: string[]; events: number }> {
+): Promise<{ changed: Map<string, number>; events: number }> {
   return db.transaction(async (tx) => {
-    const changed = new Set(await applyScaling(tx, wanted, now));
+    const changed = new Map((await applyScaling(tx, wanted, now)).map((c) => [c.appName, c.to]));
     await upsertDecisions(
       tx,
       evaluated.map(({ input, decision }) => ({
@@ -108,9 +114,9 @@ export async function recordDecisions(
     );
     const events = evaluated
       .filter(({ input, decision }) => changed.has(input.appName) || decision.reason !== input.lastDecision?.reason)
-      .map(({ input, decision }) => scalingEvent(input, decision, changed.has(input.appName)));
+      .map(({ input, decision }) => scalingEvent(input, decision, changed.get(input.appName)));
     await appendEvents(tx, events);
-    return { changed: [...changed], events: events.length };
+    return { changed, events: events.length };
   });
 }
 
@@ -122,7 +128,8 @@ export async function evaluateAll(deps: Deps, now: Date): Promise<ScalerTick> {
     .filter(({ decision }) => decision.desiredReplicas !== decision.currentReplicas)
     .map(({ input, decision }) => ({ appName: input.appName, from: decision.currentReplicas, to: decision.desiredReplicas }));
 
-  const { changed, events } = await recordDecisions(deps.db, evaluated, wanted, now);
+  const recorded = await recordDecisions(deps.db, evaluated, wanted, now);
+  const changed = [...recorded.changed.keys()];
 
   const ops = opsDepsOf(deps);
   const limit = pLimit(SCALER_RECONCILE_CONCURRENCY);
@@ -143,7 +150,7 @@ export async function evaluateAll(deps: Deps, now: Date): Promise<ScalerTick> {
       }),
     ),
   );
-  const up = new Map(wanted.map((w) => [w.appName, w.to > w.from]));
+  const up = new Map(wanted.map((w) => [w.appName, recorded.changed.get(w.appName)! > w.from]));
   return {
     changed,
     counts: {
@@ -151,7 +158,7 @@ export async function evaluateAll(deps: Deps, now: Date): Promise<ScalerTick> {
       scaled_out: changed.filter((n) => up.get(n)).length,
       scaled_in: changed.filter((n) => !up.get(n)).length,
       changes_not_applied: wanted.length - changed.length,
-      events: events,
+      events: recorded.events,
       reconcile_failures: reconcileFailures,
     },
   };
