@@ -77,6 +77,10 @@ export const CHECK_RULES: Readonly<Record<string, { field: string; rule: string 
     field: 'cpu_weight/memory_weight/rps_weight/latency_weight/connection_weight',
     rule: 'every weight must be >= 0',
   },
+  'scaling_policies.valid_scale_to_zero_after': {
+    field: 'scale_to_zero_after_seconds',
+    rule: 'scale_to_zero_after_seconds must be >= 0',
+  },
   'health_checks.valid_protocol': { field: 'protocol', rule: 'protocol must be HTTP or TCP' },
   'health_checks.valid_method': { field: 'method', rule: 'method must be one of GET, POST, PUT, HEAD' },
   'health_checks.valid_port': { field: 'port', rule: 'port must be between 1 and 65535' },

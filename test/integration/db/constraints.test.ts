@@ -67,6 +67,7 @@ const CHECK_VIOLATIONS: Record<string, (db: Database) => Promise<unknown>> = {
   'scaling_policies.valid_percentages': (db) =>
     db.insert(scalingPolicies).values({ appName: APP, scaleInThresholdPct: 30, scaleOutThresholdPct: 150 }),
   'scaling_policies.valid_weights': (db) => db.insert(scalingPolicies).values({ appName: APP, cpuWeight: -1 }),
+  'scaling_policies.valid_scale_to_zero_after': (db) => db.insert(scalingPolicies).values({ appName: APP, scaleToZeroAfterSeconds: -1 }),
   'health_checks.valid_protocol': (db) => db.insert(healthChecks).values({ appName: APP, port: 80, protocol: bad('UDP') }),
   'health_checks.valid_method': (db) => db.insert(healthChecks).values({ appName: APP, port: 80, method: bad('PATCH') }),
   'health_checks.valid_port': (db) => db.insert(healthChecks).values({ appName: APP, port: 0 }),
