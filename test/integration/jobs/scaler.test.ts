@@ -5,6 +5,7 @@ import { upsertPolicy } from '../../../db/queries/policies.js';
 import { applications, scalingDecisions, type ScalingDecisionRow } from '../../../db/schema.js';
 import type { ScalingDecision } from '../../../functions/core/scaling.js';
 import { explainScaling, run } from '../../../functions/jobs/scaler.js';
+import { scalerInputs } from '../../../db/queries/scaler.js';
 import { describeEachTarget } from '../../support/db.js';
 import { eventsOf, jobDeps, startedApp } from './helpers.js';
 
@@ -164,6 +165,24 @@ describeEachTarget(
       await run(deps, clock.now());
       expect(await desiredOf('unmeasured')).toBe(1);
       expect((await decisionOf('unmeasured')).decision).toMatchObject({ scaleToZero: { blockedBy: 'rps and active_connections missing or stale: traffic unknown, never to zero' } });
+    });
+
+    it('combines per-replica samples by replica within the sample period, not by exact timestamp', async () => {
+      const { deps, clock } = jobDeps(t.db);
+      await startedApp(deps, 'per-replica', 2, { maxReplicas: 10 });
+      const at = new Date(Math.floor(clock.now().getTime() / 10_000) * 10_000 + 2000);
+      // One replica posts ten readings of 10 rps stamped alike; two others post 1 ms apart.
+      await insertMetrics(t.db.$primary, [
+        ...Array.from({ length: 10 }, () => ({ appName: 'per-replica', metricType: 'rps' as const, value: 10, containerId: 'r1', timestamp: at })),
+        { appName: 'per-replica', metricType: 'active_connections', value: 7, containerId: 'r1', timestamp: at },
+        { appName: 'per-replica', metricType: 'active_connections', value: 5, containerId: 'r2', timestamp: new Date(at.getTime() + 1) },
+        { appName: 'per-replica', metricType: 'cpu_percent', value: 40, containerId: 'r1', timestamp: at },
+        { appName: 'per-replica', metricType: 'cpu_percent', value: 60, containerId: 'r2', timestamp: new Date(at.getTime() + 1) },
+      ]);
+      const [input] = await scalerInputs(t.db.$primary, new Date(at.getTime() + 5000), { app: 'per-replica' });
+      expect(input!.window.rps).toMatchObject({ max: 10, count: 1 });
+      expect(input!.window.active_connections).toMatchObject({ max: 12, count: 1 });
+      expect(input!.window.cpu_percent).toMatchObject({ max: 50, count: 1 });
     });
 
     it('leaves manual apps and stopped apps alone', async () => {
