@@ -11,6 +11,7 @@ import type { AppEnv } from './context.js';
 import { classify, errorResponse, validationHook } from './errors.js';
 import { authenticate } from './middleware/auth.js';
 import { bodyLimits } from './middleware/body-limit.js';
+import { bodyShape } from './middleware/body-shape.js';
 import { rateLimit } from './middleware/rate-limit.js';
 import { requestContext } from './middleware/request-context.js';
 import { appRoutes } from './routes/apps.js';
@@ -32,6 +33,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   app.use('/api/v1/*', authenticate(deps));
   app.use('/api/v1/*', rateLimit(deps));
   app.use('*', bodyLimits(deps));
+  app.use('*', bodyShape());
 
   appRoutes(app, deps);
   instanceRoutes(app, deps);

@@ -7,6 +7,7 @@
  */
 import YAML from 'yaml';
 import { z } from 'zod';
+import { jsonLimitProblem, specOverLimit, yamlLimitProblem } from './document-limits.js';
 import { invalidSpec, validationError, type FieldIssue } from './errors.js';
 import { parseCpu, parseMemory, type QuantityResult } from './quantity.js';
 import {
@@ -495,6 +496,8 @@ function jsonSyntaxError(source: string): string {
 }
 
 function readJson(source: string): unknown {
+  const problem = jsonLimitProblem(source);
+  if (problem) throw specOverLimit(problem);
   try {
     return JSON.parse(source);
   } catch {
@@ -503,6 +506,8 @@ function readJson(source: string): unknown {
 }
 
 function readYaml(source: string): unknown {
+  const limit = yamlLimitProblem(source);
+  if (limit) throw specOverLimit(limit);
   const documents = YAML.parseAllDocuments(source, { uniqueKeys: true });
   if (!Array.isArray(documents) || documents.length === 0) {
     throw invalidSpec([{ path: ROOT, message: 'the document is empty; see docs/app-spec.md for the fields' }]);
