@@ -1,23 +1,12 @@
 /**
- * Malformed requests, table-driven: wrong types, huge and negative numbers, unicode and SQL
- * in names, oversized bodies, missing fields, wrong content types. Each is answered with the
- * right status and code, names the bad field where there is one, and changes nothing: every
- * table is compared before and after, and the runtime saw no call.
+ * The malformed requests that were test/integration/api/malformed.test.ts: wrong types, huge
+ * and negative numbers, unicode and SQL in names, oversized bodies, missing fields, wrong
+ * content types.
  */
-import { beforeAll, expect, it } from 'vitest';
-import { describeEachTarget } from '../../support/db.js';
-import { expectErrorShape, makeHarness, snapshot, specOf, type CallOptions, type Harness } from './harness.js';
+import { specOf, type CallOptions } from '../../api/harness.js';
+import type { HostileCase } from '../support.js';
 
-interface Case {
-  name: string;
-  method: string;
-  path: string;
-  options?: CallOptions;
-  status: number;
-  code: string;
-  /** A field the error must name (details.issues[].path). */
-  field?: string;
-}
+type Case = Omit<HostileCase, 'proves'>;
 
 const spec = (patch: (doc: any) => void) => {
   const doc: any = specOf('fresh-app');
@@ -114,34 +103,4 @@ const CASES: Case[] = [
   { name: 'keys: id beyond any key', method: 'DELETE', path: '/api/v1/keys/99999999999', status: 400, code: 'VALIDATION_ERROR', field: 'id' },
 ];
 
-describeEachTarget(
-  'API malformed requests',
-  (t) => {
-    let h: Harness;
-    beforeAll(async () => {
-      h = makeHarness(t.db);
-      await h.call('POST', '/api/v1/apps/register', { body: specOf('target') });
-      await h.call('POST', '/api/v1/apps/target/start', { body: { replicas: 1 } });
-      await h.call('POST', '/api/v1/apps/target/metrics', { body: { samples: [{ metric_type: 'rps', value: 5 }] } });
-    });
-
-    it('has at least 40 cases', () => {
-      expect(CASES.length).toBeGreaterThanOrEqual(40);
-    });
-
-    it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
-      const before = await snapshot(t.db);
-      const runtimeCalls = JSON.stringify(h.runtime.calls);
-      const answer = await h.call(c.method, c.path, c.options);
-      expect(answer.status, answer.text.slice(0, 500)).toBe(c.status);
-      expectErrorShape(answer, c.code);
-      if (c.field !== undefined) {
-        const fields = (answer.body.details?.issues ?? []).map((i: { path: string }) => i.path);
-        expect(fields, answer.body.error).toContain(c.field);
-      }
-      expect(await snapshot(t.db)).toEqual(before);
-      expect(JSON.stringify(h.runtime.calls)).toBe(runtimeCalls);
-    });
-  },
-  { targets: ['pglite', 'pg'] },
-);
+export const MALFORMED_CASES: HostileCase[] = CASES.map((c) => ({ ...c, proves: 'malformed' }));
