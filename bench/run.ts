@@ -19,10 +19,11 @@ import { coldStartSuite } from './suites/cold-start.js';
 import { ingestionSuite } from './suites/ingestion.js';
 import { proberSuite } from './suites/prober.js';
 import { scalerTickSuite } from './suites/scaler-tick.js';
+import { specLimitsSuite } from './suites/spec-limits.js';
 
 export const RESULTS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), 'results');
 
-const SUITES: Suite[] = [scalerTickSuite, ingestionSuite, apiReadsSuite, coldStartSuite, proberSuite];
+const SUITES: Suite[] = [scalerTickSuite, ingestionSuite, apiReadsSuite, coldStartSuite, proberSuite, specLimitsSuite];
 
 export interface RunOptions {
   only?: readonly SuiteName[] | undefined;

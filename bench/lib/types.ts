@@ -12,6 +12,7 @@ export const SUITE_NAMES = [
   'api_list_apps',
   'cold_start',
   'prober_pass',
+  'spec_limits',
 ] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
