@@ -103,7 +103,14 @@ export const sinceText = z
   .refine((v) => DURATION.test(v) || (/^\d{4}-\d{2}-\d{2}/.test(v) && !Number.isNaN(Date.parse(v))), {
     error: 'since must be an ISO 8601 time (2024-05-01T12:00:00Z) or a duration back from now (30m, 1h, 1d)',
   })
+  // 999999w (19,000 years back) or year 0000 reached the database as a date it refuses (a 500).
+  .refine((v) => (DURATION.test(v) ? durationSeconds(v) <= MAX_SINCE_SECONDS : Date.parse(v) >= 0), {
+    error: 'since must be at most 3650d back and not before 1970-01-01',
+  })
   .openapi({ example: '1h' });
+
+/** The furthest back `since` may reach: ten years, past any retention. */
+const MAX_SINCE_SECONDS = 3650 * 86_400;
 
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 } as const;
 

@@ -10,9 +10,10 @@ import { describeEachTarget } from '../../support/db.js';
 import { specOf } from '../api/harness.js';
 import { DOCUMENT_LIMIT_CASES } from './cases/document-limits.js';
 import { MALFORMED_CASES } from './cases/malformed.js';
+import { VALUE_CASES } from './cases/values.js';
 import { expectRefused, serveHarness, type HostileCase, type HttpHarness } from './support.js';
 
-const CASES: HostileCase[] = [...MALFORMED_CASES, ...DOCUMENT_LIMIT_CASES];
+const CASES: HostileCase[] = [...MALFORMED_CASES, ...DOCUMENT_LIMIT_CASES, ...VALUE_CASES];
 
 describeEachTarget(
   'hostile input',
