@@ -26,7 +26,9 @@ export interface LambdaBudget {
 const KB = 1000;
 
 export const LAMBDA_BUDGETS = {
-  api: { source: 'functions/api/lambda.ts', kind: 'api', driver: 'neon', budgetBytes: 1180 * KB, goalBytes: 700 * KB },
+  // The API has not met its goal yet: its budget is a ratchet a little above today's size, so
+  // features can land while zod (470 kB) and yaml (119 kB) are the ones to take out (issue 17).
+  api: { source: 'functions/api/lambda.ts', kind: 'api', driver: 'neon', budgetBytes: 1200 * KB, goalBytes: 700 * KB },
   scaler: { source: 'functions/jobs/scaler.ts', kind: 'scheduled', driver: 'pg', budgetBytes: 400 * KB, goalBytes: 400 * KB },
   prober: { source: 'functions/jobs/health-prober.ts', kind: 'scheduled', driver: 'pg', budgetBytes: 400 * KB, goalBytes: 400 * KB },
   collector: { source: 'functions/jobs/metric-collector.ts', kind: 'scheduled', driver: 'pg', budgetBytes: 400 * KB, goalBytes: 400 * KB },
