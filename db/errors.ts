@@ -88,7 +88,8 @@ export const CHECK_RULES: Readonly<Record<string, { field: string; rule: string 
     field: 'initial_delay_seconds/period_seconds/timeout_seconds/failure_threshold/success_threshold',
     rule: 'initial_delay_seconds must be >= 0; period_seconds, timeout_seconds, failure_threshold and success_threshold must be > 0',
   },
-  'api_keys.valid_scope': { field: 'scope', rule: 'scope must be one of read, write, admin' },
+  'api_keys.valid_scope': { field: 'scope', rule: 'scope must be one of read, write, admin, ingest' },
+  'api_keys.ingest_key_has_app': { field: 'app', rule: 'an ingest key is bound to one app, and only an ingest key has an app' },
   'job_runs.valid_job': {
     field: 'job',
     rule: 'job must be one of scaler, health-prober, metric-collector, metric-rollup, cleanup',

@@ -50,7 +50,7 @@ export const METRIC_TYPES = [
 export const AGGREGATION_LEVELS = ['instance', 'app', 'system'] as const;
 export const HEALTH_PROTOCOLS = ['HTTP', 'TCP'] as const;
 export const HEALTH_METHODS = ['GET', 'POST', 'PUT', 'HEAD'] as const;
-export const API_KEY_SCOPES = ['read', 'write', 'admin'] as const;
+export const API_KEY_SCOPES = ['read', 'write', 'admin', 'ingest'] as const;
 export const JOB_NAMES = ['scaler', 'health-prober', 'metric-collector', 'metric-rollup', 'cleanup'] as const;
 export const JOB_OUTCOMES = ['running', 'succeeded', 'failed', 'skipped'] as const;
 export const ROLLUP_WIDTHS = ['1m', '1h'] as const;
@@ -344,8 +344,34 @@ export const apiKeys = pgTable(
     createdAt: tz('created_at').notNull().defaultNow(),
     lastUsedAt: tz('last_used_at'),
     revokedAt: tz('revoked_at'),
+    // The one app an ingest key may post metrics for; only ingest keys have one. The key
+    // goes with its app: a later app of the same name gets a key of its own.
+    appName: varchar('app_name', { length: 253 }).references(() => applications.name, { onDelete: 'cascade' }),
   },
-  (t) => [check('valid_scope', oneOf('scope', API_KEY_SCOPES))],
+  (t) => [
+    check('valid_scope', oneOf('scope', API_KEY_SCOPES)),
+    check('ingest_key_has_app', sql`(${t.scope} = 'ingest') = (${t.appName} IS NOT NULL)`),
+    index('idx_api_keys_app_name').on(t.appName).where(sql`${t.appName} IS NOT NULL`),
+  ],
+);
+
+/**
+ * Metric batches posted with an Idempotency-Key: a retried batch (the meter retries when an
+ * answer is lost) finds its key here and is not stored twice. Kept a day (cleanup).
+ */
+export const metricBatches = pgTable(
+  'metric_batches',
+  {
+    appName: varchar('app_name', { length: 253 })
+      .notNull()
+      .references(() => applications.name, { onDelete: 'cascade' }),
+    idempotencyKey: varchar('idempotency_key', { length: 255 }).notNull(),
+    // SHA-256 of the batch: the same key with other samples is a client bug, refused.
+    bodyHash: varchar('body_hash', { length: 64 }).notNull(),
+    accepted: integer('accepted').notNull(),
+    createdAt: tz('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.appName, t.idempotencyKey] }), index('idx_metric_batches_created_at').on(t.createdAt)],
 );
 
 /** One row per run of a scheduled job. */
@@ -450,6 +476,7 @@ export type NewScalingPolicy = typeof scalingPolicies.$inferInsert;
 export type HealthCheck = typeof healthChecks.$inferSelect;
 export type NewHealthCheck = typeof healthChecks.$inferInsert;
 export type ApiKey = typeof apiKeys.$inferSelect;
+export type MetricBatch = typeof metricBatches.$inferSelect;
 export type JobRun = typeof jobRuns.$inferSelect;
 export type MetricRollup = typeof metricRollups.$inferSelect;
 export type EventCompressed = typeof eventsCompressed.$inferSelect;

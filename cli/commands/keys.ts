@@ -5,7 +5,7 @@ import { api, outputOption, wholeNumber, type OutputOptions } from '../context.j
 import { collect, DEFAULT_LIMIT, pages, pageSizeOption } from '../pages.js';
 import { ago, c, print, printJson, status, streamTable } from '../ui.js';
 
-const SCOPES = ['read', 'write', 'admin'] as const;
+const SCOPES = ['read', 'write', 'admin', 'ingest'] as const;
 
 interface ApiKey {
   id: number;
@@ -15,6 +15,7 @@ interface ApiKey {
   created_at: string;
   last_used_at: string | null;
   revoked_at: string | null;
+  app: string | null;
 }
 
 interface KeyList {
@@ -22,11 +23,12 @@ interface KeyList {
   next_cursor: string | null;
 }
 
-async function create(options: OutputOptions & { name: string; scope: string }): Promise<void> {
+async function create(options: OutputOptions & { name: string; scope: string; app?: string }): Promise<void> {
   const client = await api();
-  const answer = await client.post<ApiKey & { key: string }>('/keys', { name: options.name, scope: options.scope });
+  const answer = await client.post<ApiKey & { key: string }>('/keys', { name: options.name, scope: options.scope, app: options.app });
   if (options.output === 'json') return printJson(answer);
-  print(`created key ${answer.id} "${answer.name}" with ${answer.scope} scope; it is shown this once, keep it secret:`);
+  const bound = answer.app === null ? '' : ` for app ${answer.app} (it may only post that app's metrics)`;
+  print(`created key ${answer.id} "${answer.name}" with ${answer.scope} scope${bound}; it is shown this once, keep it secret:`);
   print(answer.key);
   print(c.dim(`use it with: export ORCHESTRY_TOKEN=<key>   or: orchestry config set token=<key>`));
 }
@@ -46,7 +48,7 @@ async function list(options: OutputOptions & { limit: number; all?: boolean; pag
       page.keys.map((key) => [
         key.id,
         key.name,
-        key.scope,
+        key.app === null ? key.scope : `${key.scope} (${key.app})`,
         `${key.prefix}…`,
         `${ago(key.created_at)} ago`,
         key.last_used_at ? `${ago(key.last_used_at)} ago` : 'never',
@@ -71,7 +73,12 @@ export function registerKeyCommands(program: Command): void {
     .command('create')
     .description('create a key; it is shown once')
     .requiredOption('--name <name>', 'what the key is for (e.g. "ci deploys")')
-    .addOption(new Option('--scope <scope>', 'read: look; write: also change apps; admin: also manage keys').choices(SCOPES).default('read'))
+    .addOption(
+      new Option('--scope <scope>', 'read: look; write: also change apps; admin: also manage keys; ingest: only post one app\'s metrics (with --app)')
+        .choices(SCOPES)
+        .default('read'),
+    )
+    .option('--app <name>', 'the app an ingest key is bound to (a metering sidecar\'s key)')
     .addOption(outputOption())
     .action(create);
   keys

@@ -10,6 +10,8 @@ export interface NewApiKey {
   prefix: string;
   keyHash: string;
   scope: ApiKeyScope;
+  /** Set for ingest keys only: the app they may post metrics for. */
+  appName?: string | null;
 }
 
 export async function insertApiKey(tx: Database, key: NewApiKey): Promise<ApiKey> {

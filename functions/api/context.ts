@@ -8,6 +8,8 @@ export interface Principal {
   keyId: number | 'admin-token';
   name: string;
   scope: ApiKeyScope;
+  /** An ingest key's app: the one app it may post metrics for. */
+  app?: string | null | undefined;
 }
 
 export interface AppEnv {

@@ -51,7 +51,7 @@ export class KeyAuthenticator {
     const row = await findApiKeyByHash(this.deps.db.$primary, hashKey(token));
     if (!row) return null;
     await this.touch(row);
-    return { keyId: row.id, name: row.name, scope: row.scope };
+    return { keyId: row.id, name: row.name, scope: row.scope, app: row.appName };
   }
 
   private async touch(row: ApiKey): Promise<void> {
@@ -63,8 +63,17 @@ export class KeyAuthenticator {
   }
 }
 
-const SCOPE_RANK: Record<ApiKeyScope, number> = { read: 1, write: 2, admin: 3 };
-export const scopeAllows = (held: ApiKeyScope, needed: ApiKeyScope) => SCOPE_RANK[held] >= SCOPE_RANK[needed];
+// read < write < admin, each allowing what the one below does. An ingest key stands outside
+// the ladder (rank 0): it allows one request shape only (see ingestAllows).
+const SCOPE_RANK: Record<ApiKeyScope, number> = { ingest: 0, read: 1, write: 2, admin: 3 };
+export const scopeAllows = (held: ApiKeyScope, needed: ApiKeyScope) => SCOPE_RANK[held] >= SCOPE_RANK[needed] && SCOPE_RANK[held] > 0;
+
+/**
+ * What an ingest key may do: POST the metrics of its own app, nothing else (no read either:
+ * a leaked sidecar secret must not show anything).
+ */
+export const ingestAllows = (app: string, method: string, path: string) =>
+  method === 'POST' && path === `/api/v1/apps/${app}/metrics`;
 
 export interface BootstrapResult {
   /** 'env': ORCHESTRY_ADMIN_TOKEN is set and is the admin key; 'file': a key stored earlier; 'created': a new one. */

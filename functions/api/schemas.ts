@@ -369,6 +369,7 @@ export const KeySchema = z
     created_at: time,
     last_used_at: nullableTime,
     revoked_at: nullableTime,
+    app: z.string().nullable().openapi({ description: 'For an ingest key, the one app it may post metrics for' }),
   })
   .openapi('ApiKey');
 

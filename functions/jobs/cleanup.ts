@@ -17,6 +17,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { queryRows, type Database } from '../../db/client.js';
 import { withDbErrors } from '../../db/errors.js';
+import { expiredBatchKeys } from '../../db/queries/metric-batches.js';
 import { validationError, type FieldIssue } from '../core/errors.js';
 import type { Deps, RetentionConfig } from '../deps.js';
 import { runJob, scheduledHandler, type JobCounts, type JobRunSummary } from './job.js';
@@ -175,6 +176,7 @@ export async function cleanup(deps: Deps, now: Date): Promise<JobCounts> {
     'events_compressed',
     sql`hour_bucket < ${at(before(now, config.compressedEventsRetentionSeconds))}`,
   );
+  await remove('metric_batch_keys', 'metric_batches', expiredBatchKeys(now));
   // The latest succeeded run of each job stays: the rollup keeps its watermark there, and
   // GET /jobs shows when each job last worked. A 'running' row that old is a crashed run
   // whose lease ran out long ago.

@@ -1,14 +1,14 @@
 /**
  * Authentication and scopes. Every route but the public ones needs `Authorization: Bearer
  * <key>`. Reading needs read scope; changing apps (any method but GET/HEAD) needs write;
- * managing keys (/api/v1/keys) needs admin.
+ * managing keys (/api/v1/keys) needs admin. An ingest key may only post its app's metrics.
  */
 import type { MiddlewareHandler } from 'hono';
 import { OrchestryError } from '../../core/errors.js';
 import type { ApiKeyScope } from '../../../db/schema.js';
 import type { Deps } from '../../deps.js';
 import type { AppEnv } from '../context.js';
-import { KeyAuthenticator, MAX_TOKEN_LENGTH, scopeAllows } from '../keys.js';
+import { ingestAllows, KeyAuthenticator, MAX_TOKEN_LENGTH, scopeAllows } from '../keys.js';
 
 export function requiredScope(method: string, path: string): ApiKeyScope {
   if (path === '/api/v1/keys' || path.startsWith('/api/v1/keys/')) return 'admin';
@@ -29,6 +29,17 @@ export function authenticate(deps: Deps): MiddlewareHandler<AppEnv> {
     const principal = token.length <= MAX_TOKEN_LENGTH ? await keys.authenticate(token) : null;
     if (!principal) throw unauthorized('The API key is not valid (unknown or revoked)');
     c.set('principal', principal);
+    if (principal.scope === 'ingest') {
+      if (!ingestAllows(principal.app ?? '', c.req.method, c.req.path)) {
+        throw new OrchestryError(
+          'FORBIDDEN',
+          `This ingest key may only POST /api/v1/apps/${principal.app}/metrics; ${c.req.method} ${c.req.path} needs a read, write or admin key`,
+          { scope: principal.scope, app_name: principal.app },
+        );
+      }
+      await next();
+      return;
+    }
     const needed = requiredScope(c.req.method, c.req.path);
     if (!scopeAllows(principal.scope, needed)) {
       throw new OrchestryError('FORBIDDEN', `This key has ${principal.scope} scope; ${c.req.method} ${c.req.path} needs ${needed}`, {

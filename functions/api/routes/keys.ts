@@ -10,6 +10,7 @@ import { CURSORS } from '../cursor.js';
 import { generateKey } from '../keys.js';
 import { lockActiveAdminKeys } from '../queries.js';
 import { errorResponses, json, KeySchema, nextCursor, pageQuery, secured, wholeNumber } from '../schemas.js';
+import { findApp } from './apps.js';
 
 const CreateKeyBody = z
   .strictObject({
@@ -20,7 +21,19 @@ const CreateKeyBody = z
       .max(100, { error: 'name is at most 100 characters' })
       .regex(/^[^\p{Cc}]*$/u, { error: 'name must not contain control characters' })
       .openapi({ example: 'ci-deployer' }),
-    scope: z.enum(API_KEY_SCOPES, { error: 'scope must be read, write or admin' }),
+    scope: z.enum(API_KEY_SCOPES, { error: `scope must be one of ${API_KEY_SCOPES.join(', ')}` }),
+    app: z
+      .string({ error: 'app must be text' })
+      .optional()
+      .openapi({ description: 'The app an ingest key may post metrics for (required with scope ingest, refused with any other)', example: 'web' }),
+  })
+  .superRefine((body, ctx) => {
+    if (body.scope === 'ingest' && body.app === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['app'], message: 'an ingest key is bound to one app: send app with the app name' });
+    }
+    if (body.scope !== 'ingest' && body.app !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['app'], message: `only ingest keys are bound to an app; drop app or use scope ingest` });
+    }
   })
   .openapi('CreateKeyRequest');
 
@@ -34,6 +47,7 @@ const keyToApi = (key: ApiKey) => ({
   created_at: key.createdAt.toISOString(),
   last_used_at: key.lastUsedAt ? key.lastUsedAt.toISOString() : null,
   revoked_at: key.revokedAt ? key.revokedAt.toISOString() : null,
+  app: key.appName,
 });
 
 const keyNotFound = (id: number) => new OrchestryError('NOT_FOUND', `No API key with id ${id}`, { id });
@@ -49,14 +63,22 @@ export function keyRoutes(app: OpenAPIHono<AppEnv>, deps: Deps): void {
       request: { body: { required: true, content: { 'application/json': { schema: CreateKeyBody } } } },
       responses: {
         201: json(KeySchema.extend({ key: z.string(), message: z.string() }).openapi('CreatedKey'), 'Created'),
-        ...errorResponses(413, 415),
+        ...errorResponses(404, 413, 415),
       },
     }),
     async (c) => {
       const body = c.req.valid('json');
+      // A missing app is a 404 that names it (the foreign key alone would say less).
+      if (body.app !== undefined) await findApp(deps, body.app);
       const made = generateKey();
-      const row = await insertApiKey(deps.db, { name: body.name, scope: body.scope, prefix: made.prefix, keyHash: made.keyHash });
-      c.get('log').info('api key created', { id: row.id, scope: row.scope });
+      const row = await insertApiKey(deps.db, {
+        name: body.name,
+        scope: body.scope,
+        prefix: made.prefix,
+        keyHash: made.keyHash,
+        appName: body.app ?? null,
+      });
+      c.get('log').info('api key created', { id: row.id, scope: row.scope, app: row.appName });
       return c.json({ ...keyToApi(row), key: made.key, message: 'Store this key now: it is not shown again' }, 201);
     },
   );

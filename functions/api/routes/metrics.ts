@@ -1,5 +1,7 @@
 /** An app's metrics: ingesting batches of samples, and reading current values and history. */
+import { createHash } from 'node:crypto';
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { storeBatchOnce } from '../../../db/queries/metric-batches.js';
 import { insertMetrics, latestMetrics, metricHistory, type HistoryPoint } from '../../../db/queries/metrics.js';
 import { AGGREGATION_LEVELS, METRIC_TYPES, type MetricType, type RollupWidth } from '../../../db/schema.js';
 import { validationError } from '../../core/errors.js';
@@ -20,6 +22,8 @@ const MAX_LABELS = 32;
 /** The most history points per metric type in one answer. */
 export const MAX_HISTORY_POINTS = 1440;
 const MIN_INTERVAL_SECONDS = 10;
+/** What an Idempotency-Key may be: printable ASCII (a UUID, a counter), like Stripe's and the IETF draft's. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const MAX_HISTORY_SECONDS = 90 * 86_400;
 
 function sampleSchema(now: () => Date) {
@@ -112,29 +116,56 @@ export function metricRoutes(app: OpenAPIHono<AppEnv>, deps: Deps): void {
       tags: ['metrics'],
       summary: `Ingest a batch of metric samples (at most ${MAX_SAMPLES_PER_BATCH}, stored in one statement)`,
       security: secured,
-      request: { params: AppNameParams, body: { required: true, content: { 'application/json': { schema: BatchSchema } } } },
+      description:
+        'With an Idempotency-Key header (1 to 255 printable ASCII characters, one per batch), a retried batch is stored once: ' +
+        'the retry is answered like the first post, with replayed: true. The same key with other samples is refused (409).',
+      request: {
+        params: AppNameParams,
+        headers: z.object({
+          'idempotency-key': z
+            .string()
+            .regex(IDEMPOTENCY_KEY, { error: 'Idempotency-Key must be 1 to 255 printable ASCII characters without spaces (e.g. a UUID)' })
+            .optional()
+            .openapi({ description: 'One per batch; a retry sends the same key', example: 'meter-web-1-000042' }),
+        }),
+        body: { required: true, content: { 'application/json': { schema: BatchSchema } } },
+      },
       responses: {
-        201: json(z.object({ message: z.string(), app_name: z.string(), accepted: z.number().int() }).openapi('MetricsAccepted'), 'Stored'),
-        ...errorResponses(404, 413, 415),
+        201: json(
+          z
+            .object({ message: z.string(), app_name: z.string(), accepted: z.number().int(), replayed: z.boolean() })
+            .openapi('MetricsAccepted'),
+          'Stored (or stored before, for a replayed Idempotency-Key)',
+        ),
+        ...errorResponses(404, 409, 413, 415),
       },
     }),
     async (c) => {
       const { name } = c.req.valid('param');
       const { samples } = c.req.valid('json');
-      const accepted = await insertMetrics(
-        deps.db,
-        samples.map((s) => ({
-          appName: name,
-          metricType: s.metric_type,
-          value: s.value,
-          timestamp: s.timestamp === undefined ? undefined : new Date(s.timestamp),
-          labels: s.labels ?? null,
-          unit: s.unit ?? null,
-          aggregationLevel: s.aggregation_level,
-          containerId: s.container_id ?? null,
-        })),
-      );
-      return c.json({ message: `Stored ${accepted} sample${accepted === 1 ? '' : 's'} for '${name}'`, app_name: name, accepted }, 201);
+      const idempotencyKey = c.req.valid('header')['idempotency-key'];
+      const rows = samples.map((s) => ({
+        appName: name,
+        metricType: s.metric_type,
+        value: s.value,
+        timestamp: s.timestamp === undefined ? undefined : new Date(s.timestamp),
+        labels: s.labels ?? null,
+        unit: s.unit ?? null,
+        aggregationLevel: s.aggregation_level,
+        containerId: s.container_id ?? null,
+      }));
+      const { accepted, replayed } =
+        idempotencyKey === undefined
+          ? { accepted: await insertMetrics(deps.db, rows), replayed: false }
+          : await storeBatchOnce(
+              deps.db,
+              { appName: name, idempotencyKey, bodyHash: createHash('sha256').update(JSON.stringify(samples)).digest('hex') },
+              (tx) => insertMetrics(tx, rows),
+            );
+      const message = replayed
+        ? `Batch '${idempotencyKey}' was stored before (${accepted} sample${accepted === 1 ? '' : 's'}); nothing stored again`
+        : `Stored ${accepted} sample${accepted === 1 ? '' : 's'} for '${name}'`;
+      return c.json({ message, app_name: name, accepted, replayed }, 201);
     },
   );
 

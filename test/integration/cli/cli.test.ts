@@ -525,6 +525,25 @@ describe('orchestry CLI', SLOW, () => {
       failed(missing!, 1, 'NOT_FOUND');
       expect(notNumber!.code).toBe(2);
     });
+
+    it('create --scope ingest --app binds the key to that app: it posts that app\'s metrics and nothing else', async () => {
+      ok(await cli(['apply', '-f', await specFile('ingest-web.yaml', spec('ingest-web'))]));
+      const made = ok(await cli(['keys', 'create', '--name', 'meter ingest-web', '--scope', 'ingest', '--app', 'ingest-web']));
+      expect(made.stdout).toMatch(/^created key \d+ "meter ingest-web" with ingest scope for app ingest-web/m);
+      const key = /^(orch_\S+)$/m.exec(made.stdout)![1]!;
+      const post = (app: string) =>
+        fetch(`${server.url}/api/v1/apps/${app}/metrics`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ samples: [{ metric_type: 'rps', value: 3 }] }),
+        });
+      expect((await post('ingest-web')).status).toBe(201);
+      expect((await post('apply-web')).status).toBe(403);
+      failed(await cli(['metrics', 'ingest-web'], { env: { ORCHESTRY_TOKEN: key } }), 1, 'FORBIDDEN');
+      const row = parseTable(ok(await cli(['keys', 'list'])).stdout).find((r) => r.NAME === 'meter ingest-web');
+      expect(row).toMatchObject({ SCOPE: 'ingest (ingest-web)' });
+      failed(await cli(['keys', 'create', '--name', 'x', '--scope', 'ingest']), 1, 'VALIDATION_ERROR');
+    });
   });
 
   describe('config', () => {

@@ -73,6 +73,7 @@ const CHECK_VIOLATIONS: Record<string, (db: Database) => Promise<unknown>> = {
   'health_checks.valid_port': (db) => db.insert(healthChecks).values({ appName: APP, port: 0 }),
   'health_checks.valid_timings': (db) => db.insert(healthChecks).values({ appName: APP, port: 80, periodSeconds: 0 }),
   'api_keys.valid_scope': (db) => db.insert(apiKeys).values({ name: 'k', prefix: 'p', keyHash: 'h', scope: bad('root') }),
+  'api_keys.ingest_key_has_app': (db) => db.insert(apiKeys).values({ name: 'k', prefix: 'p', keyHash: 'h-ingest', scope: 'ingest' }),
   'job_runs.valid_job': (db) => startJobRun(db, bad('miner')),
   'job_runs.valid_outcome': (db) => db.insert(jobRuns).values({ job: 'scaler', outcome: bad('unknown') }),
   'metric_rollups.valid_rollup_metric_type': (db) => db.insert(metricRollups).values({ ...rollup, metricType: bad('x') }),
@@ -210,9 +211,11 @@ describeEachTarget('schema constraints', (t) => {
           FROM pg_constraint WHERE contype = 'f' AND confrelid = 'applications'::regclass ORDER BY 1`,
     );
     expect(rows).toEqual([
+      { child: 'api_keys', rule: 'c' },
       { child: 'events', rule: 'n' },
       { child: 'health_checks', rule: 'c' },
       { child: 'instances', rule: 'c' },
+      { child: 'metric_batches', rule: 'c' },
       { child: 'metric_rollups', rule: 'c' },
       { child: 'metrics', rule: 'c' },
       { child: 'scaling_decisions', rule: 'c' },
