@@ -22,7 +22,7 @@ import {
   SIM_POLICY,
   STARTUP_SECONDS,
   violatesSlo,
-} from './model.js';
+} from '../../functions/core/sim/model.js';
 import type { ScalingPolicy } from '../../functions/core/scaling.js';
 import type { Trace } from './trace.js';
 

@@ -5,9 +5,11 @@
  * for an Orchestry point with no more of either.
  */
 import { ruleBound } from './bounds.js';
-import { SIM_POLICY } from './model.js';
-import { HpaScaler, OrchestryScaler } from './scalers.js';
-import { runOracle, runScaler } from './simulate.js';
+import { SIM_POLICY } from '../../functions/core/sim/model.js';
+import { OrchestryScaler } from '../../functions/core/sim/orchestry.js';
+import { runScaler } from '../../functions/core/sim/run.js';
+import { HpaScaler } from './scalers.js';
+import { runOracle } from './simulate.js';
 import type { Trace } from './trace.js';
 
 /** HPA's target, rps per pod: 40 to 100 % of what one replica serves (100 rps). */
@@ -44,14 +46,14 @@ export interface Frontier {
 
 export function frontier(trace: Trace): Frontier {
   const orchestry = ORCHESTRY_TARGETS.map((target) => {
-    const run = runScaler(trace, new OrchestryScaler({ ...SIM_POLICY, targetRpsPerReplica: target }));
+    const run = runScaler(trace.rps, new OrchestryScaler({ ...SIM_POLICY, targetRpsPerReplica: target }));
     return { target, replica_seconds: run.replicaSeconds, slo_violation_seconds: run.sloViolationSeconds };
   });
   const cheapestRulesBound = Math.min(
     ...ORCHESTRY_TARGETS.map((target) => ruleBound(trace, { ...SIM_POLICY, targetRpsPerReplica: target }).bound_replica_seconds),
   );
   const hpa = HPA_TARGETS.map((target) => {
-    const run = runScaler(trace, new HpaScaler(target));
+    const run = runScaler(trace.rps, new HpaScaler(target));
     const point = { target, replica_seconds: run.replicaSeconds, slo_violation_seconds: run.sloViolationSeconds };
     const by = orchestry
       .filter((o) => o.replica_seconds <= point.replica_seconds && o.slo_violation_seconds <= point.slo_violation_seconds)

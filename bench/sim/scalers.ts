@@ -1,121 +1,12 @@
 /**
- * The scalers under comparison. Each sees only what a real one would: the metric samples that
- * have arrived by now, its own target count, and how many replicas are ready or starting.
+ * The peers Orchestry is compared with (its own scaler is functions/core/sim/orchestry.ts). Each
+ * sees only what a real one would: the metric samples that have arrived by now, its own target
+ * count, and how many replicas are ready or starting.
  */
-import {
-  decide,
-  directionOf,
-  pruneRecommendations,
-  SCALING_METRICS,
-  type MetricAggregate,
-  type MetricWindow,
-  type Recommendation,
-  type ScalingMetric,
-  type ScalingPolicy,
-  type ScalingDirection,
-  type ScalingReason,
-} from '../../functions/core/scaling.js';
-import { MAX_REPLICAS, MIN_REPLICAS } from './model.js';
+import { MAX_REPLICAS, MIN_REPLICAS } from '../../functions/core/sim/model.js';
+import type { Sample, Scaler, ScalerView } from '../../functions/core/sim/orchestry.js';
 
-/** One metric sample covering the seconds [at - 10, at). */
-export interface Sample {
-  at: number;
-  rps: number;
-  cpuPercent: number;
-  memoryPercent: number;
-  latencyP95Ms: number;
-}
-
-export interface ScalerView {
-  now: number;
-  /** The count the scaler asked for last (ready + starting). */
-  target: number;
-  ready: number;
-  starting: number;
-  /** Samples that have arrived by `now`, oldest first. */
-  delivered: readonly Sample[];
-}
-
-export interface Scaler {
-  readonly periodSeconds: number;
-  /** The count wanted from now on. */
-  evaluate(view: ScalerView): number;
-}
-
-const SIM_EPOCH_MS = Date.UTC(2025, 0, 1);
-const dateAt = (t: number) => new Date(SIM_EPOCH_MS + t * 1000);
 const clampReplicas = (n: number) => Math.min(MAX_REPLICAS, Math.max(MIN_REPLICAS, n));
-
-function nearestRankP95(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil(0.95 * sorted.length) - 1)] as number;
-}
-
-const SAMPLE_FIELD: Record<Exclude<ScalingMetric, 'active_connections'>, keyof Omit<Sample, 'at'>> = {
-  cpu_percent: 'cpuPercent',
-  memory_percent: 'memoryPercent',
-  rps: 'rps',
-  latency_p95: 'latencyP95Ms',
-};
-
-/** What the scaler job's window query returns: one aggregate per metric over the window. */
-export function windowOf(samples: readonly Sample[], now: number, windowSeconds: number): MetricWindow {
-  const inWindow = samples.filter((s) => s.at >= now - windowSeconds && s.at <= now);
-  const window: MetricWindow = {};
-  if (!inWindow.length) return window;
-  const latestAt = dateAt(Math.max(...inWindow.map((s) => s.at)));
-  for (const metric of SCALING_METRICS) {
-    if (metric === 'active_connections') continue;
-    const values = inWindow.map((s) => s[SAMPLE_FIELD[metric]]);
-    const aggregate: MetricAggregate = {
-      avg: values.reduce((a, b) => a + b, 0) / values.length,
-      max: Math.max(...values),
-      p95: nearestRankP95(values),
-      count: values.length,
-      latestAt,
-    };
-    window[metric] = aggregate;
-  }
-  return window;
-}
-
-/** Orchestry: decide() every 10 s, carrying lastScaledAt and the recommendation history like the scaler job. */
-export class OrchestryScaler implements Scaler {
-  readonly periodSeconds = 10;
-  private lastScaledAt: Date | null = null;
-  private recommendations: Recommendation[] = [];
-  private lastReason: ScalingReason | undefined;
-  private lastDirection: ScalingDirection | undefined;
-
-  constructor(private readonly policy: ScalingPolicy) {}
-
-  evaluate(view: ScalerView): number {
-    const now = dateAt(view.now);
-    const decision = decide(
-      this.policy,
-      windowOf(view.delivered, view.now, this.policy.evaluationWindowSeconds),
-      {
-        currentReplicas: view.target,
-        readyReplicas: view.ready,
-        startingReplicas: view.starting,
-        lastScaledAt: this.lastScaledAt,
-        recommendations: this.recommendations,
-        ...(this.lastReason ? { lastReason: this.lastReason } : {}),
-        ...(this.lastDirection ? { lastDirection: this.lastDirection } : {}),
-      },
-      now,
-    );
-    this.recommendations = pruneRecommendations(
-      [...this.recommendations, { at: new Date(decision.recommendation.at), replicas: decision.recommendation.replicas }],
-      now,
-      this.policy.stabilizationWindowSeconds,
-    );
-    this.lastReason = decision.reason;
-    this.lastDirection = directionOf(decision);
-    if (decision.desiredReplicas !== view.target) this.lastScaledAt = now;
-    return decision.desiredReplicas;
-  }
-}
 
 /**
  * Kubernetes' HPA on one custom metric, rps per pod with target 80: sync every 15 s on the newest

@@ -7,8 +7,8 @@ import { frontierFile, runSim, TRACES_DIR, tracesFor } from '../../bench/sim/cli
 import { HPA_TARGETS, ORCHESTRY_TARGETS, type Frontier } from '../../bench/sim/frontier.js';
 import { GENERATED_TRACES, generatedCsv, seededRandom } from '../../bench/sim/generate.js';
 import { allowedViolationSeconds, checkGoals } from '../../bench/sim/goals.js';
-import { reactionSeconds, reversals } from '../../bench/sim/metrics.js';
-import { oracleReplicas } from '../../bench/sim/model.js';
+import { reactionSeconds, reversals } from '../../functions/core/sim/metrics.js';
+import { oracleReplicas } from '../../functions/core/sim/model.js';
 import { SCALER_NAMES, simulate } from '../../bench/sim/simulate.js';
 import { parseTrace, type Trace } from '../../bench/sim/trace.js';
 

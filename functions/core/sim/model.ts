@@ -2,7 +2,7 @@
  * The fixed world every scaler is judged in. These numbers never change, so results stay
  * comparable from one commit to the next; docs/scaling.md states each of them.
  */
-import { DEFAULT_POLICY, type ScalingPolicy } from '../../functions/core/scaling.js';
+import { DEFAULT_POLICY, type ScalingPolicy } from '../scaling.js';
 
 /** Requests per second one ready replica serves at 100 % utilization. */
 export const REPLICA_CAPACITY_RPS = 100;
