@@ -21,6 +21,7 @@ import { instanceRoutes } from './routes/instances.js';
 import { keyRoutes } from './routes/keys.js';
 import { logRoutes } from './routes/logs.js';
 import { metricRoutes } from './routes/metrics.js';
+import { scalingBacktestRoutes } from './routes/scaling-backtest.js';
 import { scalingRoutes } from './routes/scaling.js';
 import { systemRoutes } from './routes/system.js';
 
@@ -41,6 +42,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   metricRoutes(app, deps);
   eventRoutes(app, deps);
   scalingRoutes(app, deps);
+  scalingBacktestRoutes(app, deps);
   healthRoutes(app, deps);
   systemRoutes(app, deps);
   keyRoutes(app, deps);

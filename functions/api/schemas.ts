@@ -42,6 +42,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: 'Conflict (APP_ALREADY_EXISTS, CONFLICT, SCALING_IN_PROGRESS)',
   413: 'The body is larger than the limit (PAYLOAD_TOO_LARGE)',
   415: 'The Content-Type is not one this route takes (UNSUPPORTED_MEDIA_TYPE)',
+  422: 'Too little recorded history for what was asked (INSUFFICIENT_HISTORY); `details` says how much exists',
   429: 'Too many requests with this key (RATE_LIMIT_EXCEEDED); see Retry-After',
   500: 'Unexpected failure (INTERNAL); quote the request id',
   502: 'The container runtime failed (RUNTIME_ERROR)',

@@ -1,7 +1,7 @@
 /**
  * Authentication and scopes. Every route but the public ones needs `Authorization: Bearer
- * <key>`. Reading needs read scope; changing apps (any method but GET/HEAD) needs write;
- * managing keys (/api/v1/keys) needs admin. An ingest key may only post its app's metrics.
+ * <key>`. Reading needs read scope, and so does a backtest (a POST that changes nothing);
+ * changing apps (any other method but GET/HEAD) needs write; managing keys (/api/v1/keys) needs admin. An ingest key may only post its app's metrics.
  */
 import type { MiddlewareHandler } from 'hono';
 import { OrchestryError } from '../../core/errors.js';
@@ -10,8 +10,12 @@ import type { Deps } from '../../deps.js';
 import type { AppEnv } from '../context.js';
 import { ingestAllows, KeyAuthenticator, MAX_TOKEN_LENGTH, scopeAllows } from '../keys.js';
 
+/** POSTs that change nothing: a read key may make them. */
+const READ_ONLY_POST = /^\/api\/v1\/apps\/[^/]+\/scaling\/backtest$/;
+
 export function requiredScope(method: string, path: string): ApiKeyScope {
   if (path === '/api/v1/keys' || path.startsWith('/api/v1/keys/')) return 'admin';
+  if (method === 'POST' && READ_ONLY_POST.test(path)) return 'read';
   return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
 }
 
