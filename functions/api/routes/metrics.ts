@@ -26,7 +26,7 @@ const MIN_INTERVAL_SECONDS = 10;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const MAX_HISTORY_SECONDS = 90 * 86_400;
 
-function sampleSchema(now: () => Date) {
+function sampleSchema(now: () => Date, retention: Deps['config']['retention']) {
   return z
     .strictObject({
       metric_type: z.enum(METRIC_TYPES, { error: `metric_type must be one of ${METRIC_TYPES.join(', ')}` }),
@@ -57,6 +57,11 @@ function sampleSchema(now: () => Date) {
       }
       if (sample.timestamp !== undefined && Date.parse(sample.timestamp) > now().getTime() + MAX_FUTURE_MS) {
         ctx.addIssue({ code: 'custom', path: ['timestamp'], message: 'timestamp is more than 5 minutes in the future; check the clock of the sender' });
+      }
+      // Older than its retention, the cleanup would delete it at once; year 0000 was a 500 from the database.
+      const keptSeconds = sample.aggregation_level === 'instance' ? retention.instanceMetricsRetentionSeconds : retention.appMetricsRetentionSeconds;
+      if (sample.timestamp !== undefined && Date.parse(sample.timestamp) < now().getTime() - keptSeconds * 1000) {
+        ctx.addIssue({ code: 'custom', path: ['timestamp'], message: `timestamp is older than the ${Math.round(keptSeconds / 86_400)} days such samples are kept; send recent samples only` });
       }
     })
     .openapi('MetricSample');
@@ -103,7 +108,7 @@ export function metricRoutes(app: OpenAPIHono<AppEnv>, deps: Deps): void {
   const BatchSchema = z
     .strictObject({
       samples: z
-        .array(sampleSchema(deps.now), { error: 'samples must be a list of samples' })
+        .array(sampleSchema(deps.now, deps.config.retention), { error: 'samples must be a list of samples' })
         .min(1, { error: 'samples must hold at least one sample' })
         .max(MAX_SAMPLES_PER_BATCH, { error: `samples holds at most ${MAX_SAMPLES_PER_BATCH} samples per request; split the batch` }),
     })
